@@ -1,0 +1,86 @@
+# The course's commands. Two are all a newcomer needs:
+#   make book   build the book (executing every solution) -> _build/html/index.html
+#   make test   run every test CI runs
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch pinned here (not in labkit, which takes a range Colab satisfies): this exact
+# version is a CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
+TORCH := torch==2.13.0
+PYTEST := $(BIN)/python -m pytest
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+JOBS ?= 2
+
+.PHONY: help venv book labs lab check-labs execute lint unit notebooks book-test test bench sysdeps clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+	@echo "  make lab         start JupyterLab on labs/"
+	@echo "  make bench       time and measure every lab and the book build"
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or run 'make PY=python3 ...'"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[tools,torch,book,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# System packages the isolation and browser tests need (Debian/Ubuntu; root only).
+sysdeps:
+	@if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing bubblewrap, chromium, chromium-driver (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "warning: bubblewrap/chromium missing and cannot apt-get install them here: the grading-isolation and browser tests will fail"; \
+	  fi; \
+	fi
+
+book: venv
+	$(BIN)/labkit author check
+	$(BIN)/jupyter-book build .
+	@echo; echo "Open the book: file://$(CURDIR)/_build/html/index.html"
+
+labs: venv
+	$(BIN)/labkit author build
+
+check-labs: venv
+	$(BIN)/labkit author check
+
+# Re-execute solutions in place, e.g. `make execute LAB=01` (all labs when LAB is unset).
+execute: venv
+	$(BIN)/labkit author execute $(if $(LAB),solutions/$(LAB)-*.ipynb,solutions/*.ipynb)
+	$(BIN)/labkit author build
+
+lab: venv
+	$(BIN)/jupyter lab labs/
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check --select F,E9 solutions labs
+
+unit: venv
+	$(PYTEST) -q -n $(JOBS) --dist loadfile -m "not notebooks and not book" tests
+
+# nbval: stored outputs of every solution must reproduce; then papermill with SEED=1
+# and every student lab up to its first stub.
+notebooks: venv
+	$(PYTEST) -q -n $(JOBS) --dist loadfile $(NBVAL) solutions
+	$(PYTEST) -q -n $(JOBS) --dist loadfile -m notebooks tests
+
+book-test: venv
+	$(PYTEST) -q -m book tests
+
+test: venv sysdeps lint check-labs unit notebooks book-test
+
+bench: venv
+	$(BIN)/python bench/bench_labs.py
+
+clean:
+	rm -rf _build .pytest_cache

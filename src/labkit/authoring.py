@@ -1,0 +1,257 @@
+"""Authoring: generate student labs from solutions, and check that they agree.
+
+``solutions/NN-slug.ipynb`` is the single source of truth of lab NN. The student version
+``labs/NN-slug.ipynb`` is derived from it deterministically by :func:`build_student`:
+
+* every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region becomes a stub that raises
+  ``NotImplementedError`` with the answer cell's hint, indented like the region;
+* cells tagged ``solution-only`` are dropped;
+* outputs, execution counts and execution metadata are removed;
+* the Colab setup cell is rewritten from the repository address in ``_config.yml``.
+
+:func:`check_course` lists everything that is out of order (stale labs, leaked answers,
+outputs in labs, missing parameters cells, malformed answer cells) so CI can fail on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from .course import Lab, colab_setup_source, find_root, list_labs, repository
+
+__all__ = ["BEGIN", "END", "SETUP_ID", "build_student", "build_course", "check_course",
+           "execute_in_place"]
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+SETUP_ID = "colab-setup"
+_STUB_DEFAULT_HINT = "Write your answer here."
+# Cell metadata that records how a notebook was last run, not what it is.
+_VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
+_VOLATILE_NB_KEYS = ("papermill", "widgets", "colab", "accelerator", "gpuClass")
+
+
+def _read(path: Path) -> Any:
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several unrelated types for bad files
+        raise ValueError(f"{path} is not a readable notebook ({exc}). Restore it from git "
+                         "or re-save it from Jupyter.") from exc
+
+
+def _write(nb: Any, path: Path) -> None:
+    import nbformat
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = nbformat.writes(nb) + "\n"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _stub(source: str, hint: str, where: str) -> str:
+    """Replace each solution region of ``source`` by a ``NotImplementedError`` stub."""
+    out: list[str] = []
+    inside = False
+    for number, line in enumerate(source.splitlines(), start=1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise ValueError(f"{where}: line {number} opens a solution region inside "
+                                 "another one; close the first with '### END SOLUTION'.")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}# Your code here: replace the line below.")
+            out.append(f"{indent}raise NotImplementedError({json.dumps(hint)})")
+        elif marker == END:
+            if not inside:
+                raise ValueError(f"{where}: line {number} closes a solution region that was "
+                                 "never opened.")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: a solution region is never closed; add '### END SOLUTION'.")
+    return "\n".join(out)
+
+
+def build_student(solution: Any, setup_source: str | None = None) -> Any:
+    """Return the student version of a solution notebook (the input is not modified).
+
+    Parameters
+    ----------
+    solution : nbformat.NotebookNode
+        The solution notebook.
+    setup_source : str, optional
+        Source for the cell with id ``colab-setup``; left as is when omitted.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook()
+    >>> cell = nbformat.v4.new_code_cell(
+    ...     "def f(x):\\n    ### BEGIN SOLUTION\\n    return 2 * x\\n    ### END SOLUTION")
+    >>> cell.metadata["labkit"] = {"task": "f", "points": 1, "hint": "Double it."}
+    >>> nb.cells.append(cell)
+    >>> print(build_student(nb).cells[0].source)
+    def f(x):
+        # Your code here: replace the line below.
+        raise NotImplementedError("Double it.")
+    """
+    nb = copy.deepcopy(solution)
+    for key in _VOLATILE_NB_KEYS:
+        nb.metadata.pop(key, None)
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if "solution-only" in cell.metadata.get("tags", []):
+            continue
+        for key in _VOLATILE_CELL_KEYS:
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            if setup_source is not None and cell.get("id") == SETUP_ID:
+                cell.source = setup_source
+            task = cell.metadata.get("labkit", {})
+            if BEGIN in cell.source or END in cell.source:
+                where = f"cell {index} (id {cell.get('id', '?')})"
+                cell.source = _stub(cell.source, task.get("hint") or _STUB_DEFAULT_HINT, where)
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _answer_problems(lab: Lab, nb: Any) -> list[str]:
+    problems = []
+    ids = [c.get("id") for c in nb.cells]
+    if None in ids or len(set(ids)) != len(ids):
+        problems.append(f"{lab.solution}: every cell needs a unique id (nbformat 4.5).")
+    if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells):
+        problems.append(f"{lab.solution}: no cell tagged 'parameters' (papermill and the "
+                        "grader inject SEED there).")
+    tasks = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("labkit")
+        has_region = cell.cell_type == "code" and BEGIN in cell.source
+        if meta is None and not has_region:
+            continue
+        where = f"{lab.solution}: cell {cell.get('id')}"
+        if meta is None:
+            problems.append(f"{where} has a solution region but no 'labkit' task metadata.")
+            continue
+        if not has_region:
+            problems.append(f"{where} is an answer cell without a '{BEGIN}' region.")
+        if not isinstance(meta.get("task"), str) or not isinstance(meta.get("points"), int):
+            problems.append(f"{where}: labkit metadata needs a 'task' name and integer 'points'.")
+        elif cell.get("id") != f"task-{meta['task']}":
+            problems.append(f"{where}: the answer cell of task {meta['task']!r} must have id "
+                            f"'task-{meta['task']}'.")
+        tasks.append(meta.get("task"))
+    if not tasks:
+        problems.append(f"{lab.solution}: no answer cell (code cell with labkit task metadata).")
+    if len(set(tasks)) != len(tasks):
+        problems.append(f"{lab.solution}: task names must be unique, got {tasks}.")
+    return problems
+
+
+def build_course(root: str | Path | None = None) -> list[Path]:
+    """Regenerate every ``labs/`` notebook and setup cell from ``solutions/``.
+
+    Returns the paths written (unchanged files are not rewritten, so timestamps and
+    git stay quiet).
+    """
+    root = find_root(root)
+    setup = colab_setup_source(*repository(root))
+    written = []
+    for lab in list_labs(root):
+        solution = _read(lab.solution)
+        problems = _answer_problems(lab, solution)
+        if problems:
+            raise ValueError("Cannot build the student version:\n  " + "\n  ".join(problems))
+        # The setup cell lives in the solution too (it is the source of truth).
+        for cell in solution.cells:
+            if cell.get("id") == SETUP_ID:
+                cell.source = setup
+        before = lab.solution.read_text(encoding="utf-8")
+        _write(solution, lab.solution)
+        if lab.solution.read_text(encoding="utf-8") != before:
+            written.append(lab.solution)
+        before = lab.student.read_text(encoding="utf-8") if lab.student.exists() else None
+        _write(build_student(solution, setup), lab.student)
+        if lab.student.read_text(encoding="utf-8") != before:
+            written.append(lab.student)
+    return written
+
+
+def check_course(root: str | Path | None = None) -> list[str]:
+    """Return every authoring problem of the course (an empty list means all is well)."""
+    import nbformat
+
+    root = find_root(root)
+    setup = colab_setup_source(*repository(root))
+    labs = list_labs(root)
+    problems = []
+    known = {lab.student.name for lab in labs}
+    for extra in sorted((root / "labs").glob("*.ipynb")):
+        if extra.name not in known:
+            problems.append(f"{extra}: a lab without a solution in solutions/; remove it.")
+    for lab in labs:
+        try:
+            solution = _read(lab.solution)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        problems += _answer_problems(lab, solution)
+        setup_cells = [c for c in solution.cells if c.get("id") == SETUP_ID]
+        if not setup_cells or setup_cells[0].source != setup:
+            problems.append(f"{lab.solution}: the '{SETUP_ID}' cell is missing or stale; run "
+                            "`labkit author build`.")
+        if not lab.student.exists():
+            problems.append(f"{lab.student}: missing; run `labkit author build`.")
+            continue
+        try:
+            student = _read(lab.student)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        for cell in student.cells:
+            if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                problems.append(f"{lab.student}: carries outputs; run `labkit author build`.")
+                break
+        if any(BEGIN in c.source or END in c.source for c in student.cells):
+            problems.append(f"{lab.student}: a solution region leaked into the student lab.")
+        try:
+            expected = build_student(solution, setup)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if nbformat.writes(expected) != nbformat.writes(student):
+            problems.append(f"{lab.student}: stale (differs from what its solution generates); "
+                            "run `labkit author build`.")
+    return problems
+
+
+def execute_in_place(path: str | Path, timeout: int = 600) -> None:
+    """Execute a solution notebook top to bottom and store its outputs in the file.
+
+    The kernel runs in the notebook's folder, as in the book and under nbval. Timing
+    metadata is not recorded so that re-executing leaves the file unchanged when the
+    outputs are.
+    """
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = _read(path)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    for key in _VOLATILE_NB_KEYS:
+        nb.metadata.pop(key, None)
+    _write(nb, path)

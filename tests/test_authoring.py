@@ -1,0 +1,146 @@
+"""Student versions generated from solutions, and the authoring check."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import cli
+from labkit.authoring import build_course, build_student, check_course
+from labkit.course import colab_setup_source, find_lab, repository
+
+CONFIG = "title: T\nrepository:\n  url: https://example.org/org/course\n  branch: main\n"
+
+
+def _solution() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell("old setup", id="colab-setup")
+    setup.metadata["tags"] = ["remove-cell"]
+    params = nbformat.v4.new_code_cell("SEED = 0", id="parameters")
+    params.metadata["tags"] = ["parameters"]
+    answer = nbformat.v4.new_code_cell(
+        "def double(x):\n    ### BEGIN SOLUTION\n    y = 2 * x\n    return y\n"
+        "    ### END SOLUTION\n\nKEEP = 1", id="task-double")
+    answer.metadata["labkit"] = {"task": "double", "points": 2, "hint": "Multiply by two."}
+    answer.outputs = [nbformat.v4.new_output("stream", text="secret output\n")]
+    answer.execution_count = 3
+    answer.metadata["execution"] = {"iopub.execute_input": "2026-01-01"}
+    only = nbformat.v4.new_code_cell("print('answer key')", id="key")
+    only.metadata["tags"] = ["solution-only"]
+    nb.cells = [setup, nbformat.v4.new_markdown_cell("# Lab 01", id="title"), params,
+                answer, only]
+    nb.metadata["papermill"] = {"parameters": {}}
+    return nb
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    (tmp_path / "_config.yml").write_text(CONFIG)
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(_solution(), tmp_path / "solutions" / "01-demo.ipynb")
+    return tmp_path
+
+
+def test_student_version_stubs_answers_and_drops_outputs():
+    student = build_student(_solution(), setup_source="new setup")
+    sources = {c.id: c.source for c in student.cells}
+    assert "key" not in sources, "solution-only cells must be dropped"
+    assert sources["colab-setup"] == "new setup"
+    answer = sources["task-double"]
+    assert "2 * x" not in answer and "SOLUTION" not in answer
+    assert '    raise NotImplementedError("Multiply by two.")' in answer
+    assert answer.startswith("def double(x):") and answer.endswith("KEEP = 1")
+    cell = next(c for c in student.cells if c.id == "task-double")
+    assert cell.outputs == [] and cell.execution_count is None
+    assert "execution" not in cell.metadata and cell.metadata["labkit"]["points"] == 2
+    assert "papermill" not in student.metadata
+
+
+def test_student_stub_compiles_and_raises():
+    answer = next(c for c in build_student(_solution()).cells if c.id == "task-double")
+    namespace: dict = {}
+    exec(answer.source, namespace)
+    with pytest.raises(NotImplementedError, match="Multiply by two"):
+        namespace["double"](3)
+
+
+@pytest.mark.parametrize("source, words", [
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "never opened"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another"),
+])
+def test_malformed_regions_are_reported(source, words):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source, id="task-x")]
+    with pytest.raises(ValueError, match=words):
+        build_student(nb)
+
+
+def test_build_then_check_passes_and_is_idempotent(course):
+    written = build_course(course)
+    assert {p.name for p in written} == {"01-demo.ipynb"} and len(written) == 2
+    assert check_course(course) == []
+    assert build_course(course) == []  # nothing changes the second time
+    solution = nbformat.read(course / "solutions" / "01-demo.ipynb", as_version=4)
+    assert solution.cells[0].source == colab_setup_source("https://example.org/org/course",
+                                                          "main")
+
+
+def test_check_finds_stale_leaky_and_dirty_labs(course):
+    build_course(course)
+    lab = course / "labs" / "01-demo.ipynb"
+    student = nbformat.read(lab, as_version=4)
+    student.cells[3].source += "\n### BEGIN SOLUTION\n### END SOLUTION"
+    student.cells[3].outputs = [nbformat.v4.new_output("stream", text="x")]
+    nbformat.write(student, lab)
+    shutil.copy(lab, course / "labs" / "02-orphan.ipynb")
+    problems = "\n".join(check_course(course))
+    assert "leaked" in problems and "carries outputs" in problems and "stale" in problems
+    assert "02-orphan" in problems
+
+
+def test_check_requires_parameters_and_task_metadata(course):
+    path = course / "solutions" / "01-demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].metadata["tags"] = []
+    del nb.cells[3].metadata["labkit"]
+    nbformat.write(nb, path)
+    problems = "\n".join(check_course(course))
+    assert "no cell tagged 'parameters'" in problems
+    assert "no 'labkit' task metadata" in problems
+
+
+def test_check_reports_a_corrupt_solution_instead_of_crashing(course):
+    (course / "solutions" / "01-demo.ipynb").write_text("{not json")
+    problems = check_course(course)
+    assert len(problems) == 1 and "not a readable notebook" in problems[0]
+
+
+def test_cli_author_commands_exit_codes(course, capsys):
+    assert cli.main(["author", "check", "--root", str(course)]) == 1
+    assert "missing" in capsys.readouterr().err
+    assert cli.main(["author", "build", "--root", str(course)]) == 0
+    assert cli.main(["author", "check", "--root", str(course)]) == 0
+
+
+def test_cli_outside_a_course_says_where_to_run(tmp_path, capsys):
+    assert cli.main(["author", "check", "--root", str(tmp_path)]) == 2
+    assert "No course found" in capsys.readouterr().err
+
+
+def test_find_lab_by_number_slug_or_path(course):
+    assert find_lab(course, "1").slug == "01-demo"
+    assert find_lab(course, "01-demo").number == "01"
+    assert find_lab(course, "solutions/01-demo.ipynb").number == "01"
+    with pytest.raises(LookupError, match="known labs: 01-demo"):
+        find_lab(course, "07")
+
+
+def test_repository_comes_from_config(course):
+    assert repository(course) == ("https://example.org/org/course", "main")
+    (course / "_config.yml").write_text("title: T\n")
+    with pytest.raises(ValueError, match="repository.url"):
+        repository(course)
