@@ -1,9 +1,10 @@
 """Public self-checks of Lab 01, *Metrics that match the goal*.
 
 Each check first records what the learner's function gives on this run's data (for
-the grader), then tests it on small cases worked out by hand and on properties every
-correct answer has. Failures say what is wrong in plain words and never print an
-expected value computed from this run's data.
+the grader), then tests it on small cases worked out by hand (the same ones the lab's
+instructions walk through) and on properties every correct answer has on this run's
+data. Failures say what is wrong in plain words; they never print an expected value
+computed from this run's data.
 """
 
 from __future__ import annotations
@@ -19,16 +20,53 @@ from ._core import call_answer, expect, passed, record
 __all__ = ["expected_cost", "highest_threshold_for_recall", "top_k_accuracy"]
 
 #: Thresholds and (cost_fn, cost_fp) pairs at which the expected cost is recorded.
-COST_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+COST_GRID = tuple(round(0.05 * i, 2) for i in range(21))
 COST_PAIRS = ((1.0, 1.0), (10.0, 1.0))
 #: Recall targets at which the highest threshold is recorded.
 RECALL_TARGETS = (0.5, 0.8, 0.9, 0.95, 0.98, 1.0)
 #: The k values at which top-k accuracy is recorded.
 TOP_KS = (1, 2, 3, 4, 5)
 
+# Worked example of the cost and recall tasks: five cases, three of them positive.
+_Y5 = np.array([1, 0, 1, 0, 1])
+_S5 = np.array([0.9, 0.8, 0.3, 0.1, 0.2])
+_EXAMPLE5 = "y_true=[1, 0, 1, 0, 1], scores=[0.9, 0.8, 0.3, 0.1, 0.2]"
+# (threshold, cost_fn, cost_fp, expected, {wrong value: what probably went wrong}).
+_COST_CASES = (
+    (0.5, 5.0, 1.0, 2.2, {
+        11.0: "that is the total cost; divide it by the number of cases.",
+        1.4: "the two costs look swapped: a missed positive costs cost_fn, a false alarm "
+             "costs cost_fp.",
+        1.2: "the decision looks reversed: a case is predicted positive when its score "
+             "is at least the threshold.",
+    }),
+    (0.3, 5.0, 1.0, 1.2, {
+        2.2: "a score equal to the threshold must count as predicted positive "
+             "(use >=, not >).",
+    }),
+    (0.0, 5.0, 1.0, 0.4, {}),
+    (1.0, 5.0, 1.0, 3.0, {}),
+    (0.5, 0.0, 0.0, 0.0, {}),
+)
+# Recall example: four positives scored 0.9, 0.7, 0.4, 0.2 and two negatives.
+_YR = np.array([1, 1, 1, 1, 0, 0])
+_SR = np.array([0.9, 0.7, 0.4, 0.2, 0.6, 0.1])
+_EXAMPLE_R = "y_true=[1, 1, 1, 1, 0, 0], scores=[0.9, 0.7, 0.4, 0.2, 0.6, 0.1]"
+_RECALL_CASES = ((0.25, 0.9), (0.5, 0.7), (0.6, 0.4), (0.75, 0.4), (1.0, 0.2))
+# Top-k example: 5 cases, 4 classes; the true label is ranked 2, 1, 4, 3, 1.
+_PK = np.array([
+    [0.05, 0.55, 0.30, 0.10],
+    [0.50, 0.15, 0.10, 0.25],
+    [0.30, 0.20, 0.40, 0.10],
+    [0.20, 0.30, 0.15, 0.35],
+    [0.10, 0.60, 0.05, 0.25],
+])
+_YK = np.array([2, 0, 3, 0, 1])
+_TOPK_CASES = ((1, 0.4), (2, 0.6), (3, 0.8), (4, 1.0))
+
 
 def _number(value: Any) -> float:
-    """The answer as a float, NaN when it is not a single real number."""
+    """The answer as a float, or NaN when it is not a single real number."""
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -36,19 +74,19 @@ def _number(value: Any) -> float:
     return float(arr) if arr.ndim == 0 else math.nan
 
 
-def _expect_number(task: str, value: Any, what: str) -> float:
+def _expect_number(task: str, value: Any) -> float:
     number = _number(value)
     expect(not math.isnan(number), task,
-           f"{what} should return a single number (a float), got {type(value).__name__} "
-           f"{value!r:.60}.")
+           f"the function should return a single number (a float), got "
+           f"{type(value).__name__} {str(value)[:60]}.")
     return number
 
 
-def _binary_run_data(task: str, y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+def _binary_data(task: str, y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true)
     s = np.asarray(scores, dtype=float)
     expect(y.ndim == 1 and s.ndim == 1 and len(y) == len(s) and len(y) > 0, task,
-           "pass the check the labels and the scores of the same cases "
+           "give the check the labels and the scores of the same cases "
            "(two one-dimensional arrays of equal length).")
     expect(set(np.unique(y).tolist()) <= {0, 1}, task, "the labels must be 0 and 1.")
     return y.astype(int), s
@@ -57,48 +95,201 @@ def _binary_run_data(task: str, y_true: Any, scores: Any) -> tuple[np.ndarray, n
 def expected_cost(func: Callable[..., Any], y_true: Any, scores: Any) -> None:
     """Check ``expected_cost(y_true, scores, threshold, cost_fn, cost_fp)``.
 
+    Records the answer's cost on this run's data over a grid of thresholds for two
+    cost ratios, then tests the worked example and two properties: with unit costs
+    the expected cost is the error rate, and doubling both costs doubles it.
+
     Parameters
     ----------
     func : callable
-        The learner's function.
+        The learner's ``expected_cost``.
     y_true, scores : array-like
         This run's validation labels (0/1) and model scores.
 
+    Raises
+    ------
+    AssertionError
+        Saying in plain words what is wrong.
+
     Examples
     --------
-    >>> def expected_cost(y_true, scores, threshold, cost_fn, cost_fp):
+    >>> def mean_cost(y_true, scores, threshold, cost_fn, cost_fp):
     ...     y, flagged = np.asarray(y_true), np.asarray(scores) >= threshold
-    ...     return float(np.mean(cost_fn * (y == 1) * ~flagged + cost_fp * (y == 0) * flagged))
-    >>> expected_cost_check = globals()["expected_cost"]  # doctest: +SKIP
+    ...     return float(np.mean(cost_fn * ((y == 1) & ~flagged)
+    ...                          + cost_fp * ((y == 0) & flagged)))
+    >>> expected_cost(mean_cost, [0, 1, 1], [0.2, 0.4, 0.9])
+    [ok] expected_cost: all checks passed
     """
     task = "expected_cost"
-    y, s = _binary_run_data(task, y_true, scores)
-    on_run = {
-        f"cost_fn{fn:g}_fp{fp:g}": [_number(call_answer(task, func, y, s, float(t), fn, fp))
-                                    for t in COST_GRID]
-        for fn, fp in COST_PAIRS
-    }
-    record(task, thresholds=COST_GRID, **on_run)
+    y, s = _binary_data(task, y_true, scores)
+    on_run = {f"cost_fn{fn:g}_fp{fp:g}": [_number(call_answer(task, func, y, s, t, fn, fp))
+                                          for t in COST_GRID]
+              for fn, fp in COST_PAIRS}
+    record(task, thresholds=np.array(COST_GRID), **on_run)
 
-    y4 = np.array([1, 0, 1, 0])
-    s4 = np.array([0.9, 0.8, 0.3, 0.1])
-    example = "y_true=[1, 0, 1, 0], scores=[0.9, 0.8, 0.3, 0.1]"
-    got = _expect_number(task, call_answer(task, func, y4, s4, 0.5, 5.0, 1.0),
-                         "expected_cost")
-    expect(abs(got - 1.5) > 1e-9 or True, task, "")
-    if abs(got - 1.5) > 1e-9:
-        if abs(got - 6.0) < 1e-9:
-            why = "it looks like the total cost, not the mean cost per case."
-        elif abs(got - 0.375 * 4 / 4 * 1.0 - 0.0) < 1e-9 or abs(got - 1.5 * 0 + 1.5) < 0:
-            why = ""
-        elif abs(got - 1.5) > 1e-9 and abs(got - (1 * 1.0 + 1 * 5.0) / 4) > 1e-9:
-            why = ("count a missed positive (label 1, score below the threshold) at cost_fn "
-                   "and a false alarm (label 0, score at or above it) at cost_fp, then divide "
-                   "by the number of cases.")
-        else:
-            why = ""
-        expect(False, task,
-               f"for {example}, threshold=0.5, cost_fn=5, cost_fp=1 the expected cost is 1.5 "
-               f"(one missed positive at 5 plus one false alarm at 1, over 4 cases); your "
-               f"function returned {got:.4g}. {why}")
+    for t, fn, fp, want, slips in _COST_CASES:
+        got = _expect_number(task, call_answer(task, func, _Y5.copy(), _S5.copy(), t, fn, fp))
+        if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
+            why = next((msg for wrong, msg in slips.items() if math.isclose(got, wrong)),
+                       "count each missed positive (label 1, score below the threshold) "
+                       "at cost_fn and each false alarm (label 0, score at or above it) at "
+                       "cost_fp, then divide by the number of cases.")
+            expect(False, task,
+                   f"for {_EXAMPLE5}, threshold={t:g}, cost_fn={fn:g}, cost_fp={fp:g} the "
+                   f"expected cost is {want:g}, your function returned {got:.4g}: {why}")
+
+    for i, t in enumerate(COST_GRID):
+        got = on_run["cost_fn1_fp1"][i]
+        error_rate = float(np.mean((s >= t) != (y == 1)))
+        expect(math.isclose(got, error_rate, rel_tol=1e-9, abs_tol=1e-12), task,
+               f"on this run's data with cost_fn = cost_fp = 1 and threshold {t:g}, the "
+               "expected cost should be the error rate (the share of wrong predictions), "
+               "and it is not.")
+    for t in (0.25, 0.5, 0.75):
+        once = _number(call_answer(task, func, y, s, t, 3.0, 2.0))
+        twice = _number(call_answer(task, func, y, s, t, 6.0, 4.0))
+        expect(math.isclose(twice, 2 * once, rel_tol=1e-9, abs_tol=1e-12), task,
+               "doubling both costs should double the expected cost, and it does not on "
+               "this run's data.")
+    passed(task)
+
+
+def _recall_at(y: np.ndarray, s: np.ndarray, threshold: float) -> float:
+    return float(np.mean(s[y == 1] >= threshold))
+
+
+def _check_recall_threshold(task: str, y: np.ndarray, s: np.ndarray, target: float,
+                            got: float, where: str) -> None:
+    expect(_recall_at(y, s, got) >= target, task,
+           f"{where}, target_recall={target:g}: the recall at your threshold (cases with "
+           "score >= threshold are flagged) is below the target, so the threshold is "
+           "too high.")
+    higher = s[s > got]
+    expect(higher.size == 0 or _recall_at(y, s, float(higher.min())) < target, task,
+           f"{where}, target_recall={target:g}: the recall target is met, but a higher "
+           "threshold would still meet it. Look for the highest threshold; it is always "
+           "the score of one of the positive cases.")
+
+
+def highest_threshold_for_recall(func: Callable[..., Any], y_true: Any, scores: Any) -> None:
+    """Check ``highest_threshold_for_recall(y_true, scores, target_recall)``.
+
+    Records the answer's threshold on this run's data for several recall targets,
+    then tests the worked example and, on this run's data, that each threshold meets
+    its target while the next higher score would not, and that a higher target never
+    gives a higher threshold.
+
+    Parameters
+    ----------
+    func : callable
+        The learner's ``highest_threshold_for_recall``.
+    y_true, scores : array-like
+        This run's validation labels (0/1) and model scores.
+
+    Raises
+    ------
+    AssertionError
+        Saying in plain words what is wrong.
+
+    Examples
+    --------
+    >>> def highest(y_true, scores, target_recall):
+    ...     pos = np.sort(np.asarray(scores)[np.asarray(y_true) == 1])[::-1]
+    ...     caught = np.arange(1, len(pos) + 1) / len(pos)
+    ...     return float(pos[np.argmax(caught >= target_recall)])
+    >>> highest_threshold_for_recall(highest, [0, 1, 1, 0], [0.1, 0.4, 0.8, 0.6])
+    [ok] highest_threshold_for_recall: all checks passed
+    """
+    task = "highest_threshold_for_recall"
+    y, s = _binary_data(task, y_true, scores)
+    expect(y.sum() > 0, task, "the labels contain no positive case, so recall is undefined.")
+    on_run = [_number(call_answer(task, func, y, s, target)) for target in RECALL_TARGETS]
+    record(task, targets=np.array(RECALL_TARGETS), thresholds=on_run)
+
+    for target, want in _RECALL_CASES:
+        got = _expect_number(task, call_answer(task, func, _YR.copy(), _SR.copy(), target))
+        if not math.isclose(got, want):
+            _check_recall_threshold(task, _YR, _SR, target, got, f"for {_EXAMPLE_R}")
+            expect(False, task, f"for {_EXAMPLE_R} and target_recall={target:g} the answer "
+                   f"is {want:g}, your function returned {got:.4g}.")
+
+    for target, got in zip(RECALL_TARGETS, on_run, strict=True):
+        expect(not math.isnan(got), task, "the function should return a single number.")
+        _check_recall_threshold(task, y, s, target, got, "on this run's data")
+    expect(bool(np.all(np.diff(on_run) <= 0)), task,
+           "on this run's data a higher recall target gave a higher threshold; demanding "
+           "more recall can only lower the threshold.")
+    passed(task)
+
+
+def top_k_accuracy(func: Callable[..., Any], y_true: Any, proba: Any) -> None:
+    """Check ``top_k_accuracy(y_true, proba, k)``.
+
+    Records the answer for k = 1..5 on this run's data, then tests the worked
+    example, agreement with scikit-learn's
+    :func:`~sklearn.metrics.top_k_accuracy_score` on this run's data, that the
+    accuracy never falls as k grows, and that it is 1 when k is the number of classes.
+
+    Parameters
+    ----------
+    func : callable
+        The learner's ``top_k_accuracy``.
+    y_true : array-like of int
+        This run's true labels, as column indices of ``proba``.
+    proba : array-like of shape (n_cases, n_classes)
+        This run's predicted class probabilities.
+
+    Raises
+    ------
+    AssertionError
+        Saying in plain words what is wrong.
+
+    Examples
+    --------
+    >>> def top_k(y_true, proba, k):
+    ...     best = np.argsort(-np.asarray(proba), axis=1)[:, :k]
+    ...     return float(np.mean(np.any(best == np.asarray(y_true)[:, None], axis=1)))
+    >>> top_k_accuracy(top_k, [0, 2, 1], [[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7]])
+    [ok] top_k_accuracy: all checks passed
+    """
+    from sklearn.metrics import top_k_accuracy_score
+
+    task = "top_k_accuracy"
+    y = np.asarray(y_true)
+    p = np.asarray(proba, dtype=float)
+    expect(p.ndim == 2 and y.ndim == 1 and len(y) == len(p) and len(y) > 0, task,
+           "give the check the labels (one per case) and the probability matrix "
+           "(one row per case, one column per class).")
+    expect(np.issubdtype(y.dtype, np.integer) and y.min() >= 0 and y.max() < p.shape[1],
+           task, "the labels must be integer column indices of the probability matrix.")
+    n_classes = p.shape[1]
+    ks = [k for k in TOP_KS if k <= n_classes]
+    on_run = [_number(call_answer(task, func, y, p, k)) for k in ks]
+    record(task, k=np.array(ks), accuracy=on_run)
+
+    for k, want in _TOPK_CASES:
+        got = _expect_number(task, call_answer(task, func, _YK.copy(), _PK.copy(), k))
+        if not math.isclose(got, want):
+            why = ("it looks like a count; return the fraction of cases."
+                   if math.isclose(got, want * len(_YK)) else
+                   "rank each row's classes from the most to the least probable and check "
+                   "whether the true label is among the first k.")
+            expect(False, task, f"on the worked example (5 cases, 4 classes) with k={k} the "
+                   f"top-k accuracy is {want:g}, your function returned {got:.4g}: {why}")
+
+    for k, got in zip(ks, on_run, strict=True):
+        expect(0.0 <= got <= 1.0, task, f"on this run's data top-{k} accuracy is not a "
+               "fraction between 0 and 1.")
+        if 2 < n_classes and k < n_classes:
+            reference = top_k_accuracy_score(y, p, k=k, labels=np.arange(n_classes))
+            expect(math.isclose(got, reference, rel_tol=1e-9, abs_tol=1e-12), task,
+                   f"on this run's data your top-{k} accuracy differs from scikit-learn's "
+                   "top_k_accuracy_score.")
+    expect(bool(np.all(np.diff(on_run) >= 0)), task,
+           "on this run's data the accuracy fell as k grew; allowing more guesses can "
+           "only help.")
+    everything = _number(call_answer(task, func, y, p, n_classes))
+    expect(math.isclose(everything, 1.0), task,
+           "with k equal to the number of classes every case is a hit, so the accuracy "
+           "should be 1.")
     passed(task)
