@@ -89,3 +89,15 @@ def test_call_answer_turns_stub_into_plain_words():
 def test_unknown_lab_checks_are_an_attribute_error():
     with pytest.raises(AttributeError, match="no checks for lab99"):
         checks.lab99  # noqa: B018
+
+
+def test_import_labkit_is_light_and_submodules_load_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit; heavy = {'torch', 'sklearn', 'matplotlib', 'pandas'}; "
+            "print(sorted(heavy & set(sys.modules))); labkit.datasets; "
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True"

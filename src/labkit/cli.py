@@ -65,12 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     execute.set_defaults(func=_author_execute)
 
-    try:
-        from .grading.cli import register
-    except ImportError:  # grading needs the `tools` extra (papermill, nbclient)
-        pass
-    else:
-        register(commands)
+    from .grading.cli import register
+
+    register(commands)
     return parser
 
 
