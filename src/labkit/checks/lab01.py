@@ -53,7 +53,11 @@ _YR = np.array([1, 1, 1, 1, 0, 0])
 _SR = np.array([0.9, 0.7, 0.4, 0.2, 0.6, 0.1])
 _EXAMPLE_R = "y_true=[1, 1, 1, 1, 0, 0], scores=[0.9, 0.7, 0.4, 0.2, 0.6, 0.1]"
 _RECALL_CASES = ((0.25, 0.9), (0.5, 0.7), (0.6, 0.4), (0.75, 0.4), (1.0, 0.2))
-# Top-k example: 5 cases, 4 classes; the true label is ranked 2, 1, 4, 3, 1.
+# Top-k examples. The first is the lab's worked example; in the second (5 cases, 4
+# classes) the true labels rank 2nd, 1st, 4th, 3rd and 1st in their rows.
+_PK_SMALL = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]])
+_YK_SMALL = np.array([2, 1])
+_EXAMPLE_K_SMALL = "proba=[[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]], y_true=[2, 1]"
 _PK = np.array([
     [0.05, 0.55, 0.30, 0.10],
     [0.50, 0.15, 0.10, 0.25],
@@ -62,7 +66,11 @@ _PK = np.array([
     [0.10, 0.60, 0.05, 0.25],
 ])
 _YK = np.array([2, 0, 3, 0, 1])
-_TOPK_CASES = ((1, 0.4), (2, 0.6), (3, 0.8), (4, 1.0))
+_TOPK_CASES = (
+    (_YK_SMALL, _PK_SMALL, _EXAMPLE_K_SMALL, ((1, 0.0), (2, 0.5), (3, 1.0))),
+    (_YK, _PK, "a second example (5 cases, 4 classes, no ties)",
+     ((1, 0.4), (2, 0.6), (3, 0.8), (4, 1.0))),
+)
 
 
 def _number(value: Any) -> float:
@@ -267,15 +275,17 @@ def top_k_accuracy(func: Callable[..., Any], y_true: Any, proba: Any) -> None:
     on_run = [_number(call_answer(task, func, y, p, k)) for k in ks]
     record(task, k=np.array(ks), accuracy=on_run)
 
-    for k, want in _TOPK_CASES:
-        got = _expect_number(task, call_answer(task, func, _YK.copy(), _PK.copy(), k))
-        if not math.isclose(got, want):
-            why = ("it looks like a count; return the fraction of cases."
-                   if math.isclose(got, want * len(_YK)) else
-                   "rank each row's classes from the most to the least probable and check "
-                   "whether the true label is among the first k.")
-            expect(False, task, f"on the worked example (5 cases, 4 classes) with k={k} the "
-                   f"top-k accuracy is {want:g}, your function returned {got:.4g}: {why}")
+    for labels, probabilities, example, cases in _TOPK_CASES:
+        for k, want in cases:
+            got = _expect_number(task, call_answer(task, func, labels.copy(),
+                                                   probabilities.copy(), k))
+            if not math.isclose(got, want, abs_tol=1e-12):
+                why = ("it looks like a count; return the fraction of cases."
+                       if want > 0 and math.isclose(got, want * len(labels)) else
+                       "rank each row's classes from the most to the least probable and "
+                       "check whether the true label is among the first k.")
+                expect(False, task, f"for {example} with k={k} the top-k accuracy is "
+                       f"{want:g}, your function returned {got:.4g}: {why}")
 
     for k, got in zip(ks, on_run, strict=True):
         expect(0.0 <= got <= 1.0, task, f"on this run's data top-{k} accuracy is not a "
