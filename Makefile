@@ -44,7 +44,7 @@ sysdeps:
 
 book: venv
 	$(BIN)/labkit author check
-	$(BIN)/jupyter-book build .
+	$(BIN)/jupyter-book build -W -n --keep-going .
 	@echo; echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
 labs: venv
@@ -59,6 +59,7 @@ execute: venv
 	$(BIN)/labkit author build
 
 lab: venv
+	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q -e ".[lab]"
 	$(BIN)/jupyter lab labs/
 
 lint: venv

@@ -33,6 +33,10 @@ def built_site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config.setdefault("execute", {})["execute_notebooks"] = "off"
+    # Local extension folders are resolved against the config file's folder.
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in extensions.items():
+        extensions[name] = str((ROOT / path).resolve())
     config_path = out / "_config.yml"
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
     jb = Path(sys.executable).with_name("jupyter-book")

@@ -35,14 +35,39 @@ def glue(name: str, obj: Any, display: bool = True) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError("glue needs a non-empty string name, e.g. 'lab01-cost-curve'.")
-    from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
 
-    mimebundle, metadata = format_display_data(obj)
+    if _is_figure(obj):
+        mimebundle, metadata = _figure_bundle(obj), {}
+    else:
+        from IPython.core.formatters import format_display_data
+
+        mimebundle, metadata = format_display_data(obj)
     prefix = "" if display else "application/papermill.record/"
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
-    if hasattr(obj, "savefig") and hasattr(obj, "number"):
-        import matplotlib.pyplot as plt
 
-        plt.close(obj)
+
+def _is_figure(obj: Any) -> bool:
+    return hasattr(obj, "savefig") and hasattr(obj, "canvas")
+
+
+def _figure_bundle(fig: Any) -> dict[str, str]:
+    """PNG and text of a matplotlib figure, rendered here whatever the backend.
+
+    Rendering ourselves (instead of relying on the inline backend's formatter) means a
+    glued figure carries an image under any backend, e.g. ``MPLBACKEND=Agg``. The
+    figure is closed so that the inline backend does not show it a second time.
+    """
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight",
+                metadata={"Software": None})
+    plt.close(fig)
+    width, height = fig.get_size_inches() * fig.dpi
+    return {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+            "text/plain": f"<Figure size {width:.0f}x{height:.0f} with {len(fig.axes)} Axes>"}
