@@ -75,7 +75,8 @@ def find_lab(root: str | Path, key: str) -> Lab:
     key = str(key)
     wanted = Path(key).stem if key.endswith(".ipynb") else key
     for lab in labs:
-        if wanted in (lab.slug, lab.number) or (wanted.isdigit() and int(wanted) == int(lab.number)):
+        same_number = wanted.isdigit() and int(wanted) == int(lab.number)
+        if wanted in (lab.slug, lab.number) or same_number:
             return lab
     known = ", ".join(lab.slug for lab in labs) or "none"
     raise LookupError(f"No lab {key!r} in {Path(root) / 'solutions'}; known labs: {known}.")
