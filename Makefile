@@ -59,7 +59,6 @@ execute: venv
 	$(BIN)/labkit author build
 
 lab: venv
-	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q -e ".[lab]"
 	$(BIN)/jupyter lab labs/
 
 lint: venv
@@ -75,8 +74,9 @@ notebooks: venv
 	$(PYTEST) -q -n $(JOBS) --dist loadfile $(NBVAL) solutions
 	$(PYTEST) -q -n $(JOBS) --dist loadfile -m notebooks tests
 
+# Screenshots of the landing page and a lab page land in _build/screenshots for review.
 book-test: venv
-	$(PYTEST) -q -m book tests
+	SCREENSHOT_DIR=$(CURDIR)/_build/screenshots $(PYTEST) -q -m book tests
 
 test: venv sysdeps lint check-labs unit notebooks book-test
 

@@ -30,7 +30,8 @@ END = "### END SOLUTION"
 SETUP_ID = "colab-setup"
 _STUB_DEFAULT_HINT = "Write your answer here."
 # Cell metadata that records how a notebook was last run, not what it is.
-_VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
+_VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime",
+                       "colab", "executionInfo", "outputId", "id", "jupyter")
 _VOLATILE_NB_KEYS = ("papermill", "widgets", "colab", "accelerator", "gpuClass")
 
 
