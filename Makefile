@@ -66,7 +66,7 @@ lint: venv
 	$(BIN)/ruff check --select F,E9 solutions labs
 
 unit: venv
-	$(PYTEST) -q -n $(JOBS) --dist loadfile -m "not notebooks and not book" tests
+	$(PYTEST) -q -n $(JOBS) --dist loadfile --doctest-modules -m "not notebooks and not book" tests src/labkit
 
 # nbval: stored outputs of every solution must reproduce; then papermill with SEED=1
 # and every student lab up to its first stub.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable
@@ -36,6 +37,28 @@ def call_answer(task: str, func: Callable[..., Any], *args: Any, **kwargs: Any) 
     except NotImplementedError:
         raise AssertionError(f"{task}: not implemented yet (replace the "
                              "`raise NotImplementedError` line with your code).") from None
+
+
+def as_number(value: Any) -> float:
+    """The answer as a float, or NaN when it is not a single real number.
+
+    Checks record NaN for an answer of the wrong kind, so the grader marks it wrong
+    instead of crashing on it.
+    """
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return math.nan
+    return float(arr) if arr.ndim == 0 else math.nan
+
+
+def expect_number(task: str, value: Any) -> float:
+    """The answer as a float; ``AssertionError`` when it is not a single number."""
+    number = as_number(value)
+    expect(not math.isnan(number), task,
+           f"the function should return a single number (a float), got "
+           f"{type(value).__name__} {str(value)[:60]}.")
+    return number
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import call_answer, expect, passed, record
+from ._core import as_number, call_answer, expect, expect_number, passed, record
 
 __all__ = ["expected_cost", "highest_threshold_for_recall", "top_k_accuracy"]
 
@@ -73,23 +73,6 @@ _TOPK_CASES = (
 )
 
 
-def _number(value: Any) -> float:
-    """The answer as a float, or NaN when it is not a single real number."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return math.nan
-    return float(arr) if arr.ndim == 0 else math.nan
-
-
-def _expect_number(task: str, value: Any) -> float:
-    number = _number(value)
-    expect(not math.isnan(number), task,
-           f"the function should return a single number (a float), got "
-           f"{type(value).__name__} {str(value)[:60]}.")
-    return number
-
-
 def _binary_data(task: str, y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true)
     s = np.asarray(scores, dtype=float)
@@ -130,13 +113,13 @@ def expected_cost(func: Callable[..., Any], y_true: Any, scores: Any) -> None:
     """
     task = "expected_cost"
     y, s = _binary_data(task, y_true, scores)
-    on_run = {f"cost_fn{fn:g}_fp{fp:g}": [_number(call_answer(task, func, y, s, t, fn, fp))
+    on_run = {f"cost_fn{fn:g}_fp{fp:g}": [as_number(call_answer(task, func, y, s, t, fn, fp))
                                           for t in COST_GRID]
               for fn, fp in COST_PAIRS}
     record(task, thresholds=np.array(COST_GRID), **on_run)
 
     for t, fn, fp, want, slips in _COST_CASES:
-        got = _expect_number(task, call_answer(task, func, _Y5.copy(), _S5.copy(), t, fn, fp))
+        got = expect_number(task, call_answer(task, func, _Y5.copy(), _S5.copy(), t, fn, fp))
         if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
             why = next((msg for wrong, msg in slips.items() if math.isclose(got, wrong)),
                        "count each missed positive (label 1, score below the threshold) "
@@ -154,8 +137,8 @@ def expected_cost(func: Callable[..., Any], y_true: Any, scores: Any) -> None:
                "expected cost should be the error rate (the share of wrong predictions), "
                "and it is not.")
     for t in (0.25, 0.5, 0.75):
-        once = _number(call_answer(task, func, y, s, t, 3.0, 2.0))
-        twice = _number(call_answer(task, func, y, s, t, 6.0, 4.0))
+        once = as_number(call_answer(task, func, y, s, t, 3.0, 2.0))
+        twice = as_number(call_answer(task, func, y, s, t, 6.0, 4.0))
         expect(math.isclose(twice, 2 * once, rel_tol=1e-9, abs_tol=1e-12), task,
                "doubling both costs should double the expected cost, and it does not on "
                "this run's data.")
@@ -211,11 +194,11 @@ def highest_threshold_for_recall(func: Callable[..., Any], y_true: Any, scores: 
     task = "highest_threshold_for_recall"
     y, s = _binary_data(task, y_true, scores)
     expect(y.sum() > 0, task, "the labels contain no positive case, so recall is undefined.")
-    on_run = [_number(call_answer(task, func, y, s, target)) for target in RECALL_TARGETS]
+    on_run = [as_number(call_answer(task, func, y, s, target)) for target in RECALL_TARGETS]
     record(task, targets=np.array(RECALL_TARGETS), thresholds=on_run)
 
     for target, want in _RECALL_CASES:
-        got = _expect_number(task, call_answer(task, func, _YR.copy(), _SR.copy(), target))
+        got = expect_number(task, call_answer(task, func, _YR.copy(), _SR.copy(), target))
         if not math.isclose(got, want):
             _check_recall_threshold(task, _YR, _SR, target, got, f"for {_EXAMPLE_R}")
             expect(False, task, f"for {_EXAMPLE_R} and target_recall={target:g} the answer "
@@ -272,12 +255,12 @@ def top_k_accuracy(func: Callable[..., Any], y_true: Any, proba: Any) -> None:
            task, "the labels must be integer column indices of the probability matrix.")
     n_classes = p.shape[1]
     ks = [k for k in TOP_KS if k <= n_classes]
-    on_run = [_number(call_answer(task, func, y, p, k)) for k in ks]
+    on_run = [as_number(call_answer(task, func, y, p, k)) for k in ks]
     record(task, k=np.array(ks), accuracy=on_run)
 
     for labels, probabilities, example, cases in _TOPK_CASES:
         for k, want in cases:
-            got = _expect_number(task, call_answer(task, func, labels.copy(),
+            got = expect_number(task, call_answer(task, func, labels.copy(),
                                                    probabilities.copy(), k))
             if not math.isclose(got, want, abs_tol=1e-12):
                 why = ("it looks like a count; return the fraction of cases."
@@ -298,7 +281,7 @@ def top_k_accuracy(func: Callable[..., Any], y_true: Any, proba: Any) -> None:
     expect(bool(np.all(np.diff(on_run) >= 0)), task,
            "on this run's data the accuracy fell as k grew; allowing more guesses can "
            "only help.")
-    everything = _number(call_answer(task, func, y, p, n_classes))
+    everything = as_number(call_answer(task, func, y, p, n_classes))
     expect(math.isclose(everything, 1.0), task,
            "with k equal to the number of classes every case is a hit, so the accuracy "
            "should be 1.")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import call_answer, expect, passed, record
+from ._core import as_number, call_answer, expect, expect_number, passed, record
 
 __all__ = ["expected_acceptance", "fine_tune", "softmax_cross_entropy"]
 
@@ -58,23 +58,6 @@ _FT_W = np.array([[-0.25, 0.0], [0.25, 0.0]])
 _FT_B = np.array([-0.25, 0.25])
 _EXAMPLE_FT = ("X=[[1, 0]], y=[1], W_ref=zeros((2, 2)), b_ref=zeros(2), pull=1, lr=1, "
                "n_steps=1")
-
-
-def _number(value: Any) -> float:
-    """The answer as a float, or NaN when it is not a single real number."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return math.nan
-    return float(arr) if arr.ndim == 0 else math.nan
-
-
-def _expect_number(task: str, value: Any) -> float:
-    number = _number(value)
-    expect(not math.isnan(number), task,
-           f"the function should return a single number (a float), got "
-           f"{type(value).__name__} {str(value)[:60]}.")
-    return number
 
 
 def _slip(got: float, slips: Mapping[float, str], default: str) -> str:
@@ -124,11 +107,11 @@ def expected_acceptance(func: Callable[..., Any], rankings: Mapping[str, Any],
         expect(r.ndim == 2 and r.shape == (len(truth), len(exam)), task,
                f"the lists of {name!r} should have one row per session and one column "
                "per slot (as many as examine_prob has entries).")
-    on_run = {name: _number(call_answer(task, func, r.copy(), truth.copy(), exam.copy()))
+    on_run = {name: as_number(call_answer(task, func, r.copy(), truth.copy(), exam.copy()))
               for name, r in lists.items()}
     record(task, acceptance=on_run)
 
-    got = _expect_number(task, call_answer(task, func, _RANKS.copy(), _WANTED.copy(),
+    got = expect_number(task, call_answer(task, func, _RANKS.copy(), _WANTED.copy(),
                                            _EXAM.copy()))
     if not math.isclose(got, _EA_WANT, rel_tol=1e-9, abs_tol=1e-12):
         why = _slip(got, _EA_SLIPS, "for each session find the slot holding the wanted "
@@ -142,17 +125,17 @@ def expected_acceptance(func: Callable[..., Any], rankings: Mapping[str, Any],
         expect(0.0 <= value <= 1.0, task,
                f"on this run's lists of {name!r} the answer is not a probability "
                "(it should lie between 0 and 1).")
-        always = _number(call_answer(task, func, r.copy(), truth.copy(), np.ones_like(exam)))
+        always = as_number(call_answer(task, func, r.copy(), truth.copy(), np.ones_like(exam)))
         hit_rate = float(np.mean((r == truth[:, None]).any(axis=1)))
         expect(math.isclose(always, hit_rate, rel_tol=1e-9, abs_tol=1e-12), task,
                f"on this run's lists of {name!r}, when every slot is always examined "
                "(examine_prob all ones) the expected acceptance should equal the share of "
                "sessions whose list holds the wanted app, and it does not.")
-    never = _number(call_answer(task, func, _RANKS.copy(), np.array([0, 0, 0]), _EXAM.copy()))
+    never = as_number(call_answer(task, func, _RANKS.copy(), np.array([0, 0, 0]), _EXAM.copy()))
     expect(never == 0.0, task, "when no list holds the wanted app the expected acceptance "
                                "should be 0.")
-    lower = _number(call_answer(task, func, np.array([[1, 3, 2]]), np.array([3]), _EXAM.copy()))
-    upper = _number(call_answer(task, func, np.array([[3, 1, 2]]), np.array([3]), _EXAM.copy()))
+    lower = as_number(call_answer(task, func, np.array([[1, 3, 2]]), np.array([3]), _EXAM.copy()))
+    upper = as_number(call_answer(task, func, np.array([[3, 1, 2]]), np.array([3]), _EXAM.copy()))
     expect(upper >= lower and not math.isclose(upper, lower), task,
            "moving the wanted app from slot 1 to slot 0 should raise the expected "
            "acceptance (the first slot is examined more often), and it does not.")
@@ -195,10 +178,10 @@ def softmax_cross_entropy(func: Callable[..., Any], logits: Any, labels: Any) ->
     y = np.asarray(labels)
     expect(z.ndim == 2 and y.ndim == 1 and len(z) == len(y) and len(y) > 0, task,
            "give the check a 2-d array of logits (one row per case) and one label per row.")
-    on_run = _number(call_answer(task, func, z.copy(), y.copy()))
+    on_run = as_number(call_answer(task, func, z.copy(), y.copy()))
     record(task, loss=on_run)
 
-    got = _expect_number(task, call_answer(task, func, _LOGITS.copy(), _LABELS.copy()))
+    got = expect_number(task, call_answer(task, func, _LOGITS.copy(), _LABELS.copy()))
     if not math.isclose(got, _CE_WANT, rel_tol=1e-9, abs_tol=1e-12):
         why = _slip(got, _CE_SLIPS, "turn each row of logits into log-probabilities "
                     "(log-softmax), take the one of the row's label, and average minus "
@@ -206,15 +189,15 @@ def softmax_cross_entropy(func: Callable[..., Any], logits: Any, labels: Any) ->
         expect(False, task, f"for {_EXAMPLE_CE} the loss is {_CE_WANT:.4g}, your function "
                             f"returned {got:.4g}: {why}")
     for k in (2, 5, 30):
-        flat = _number(call_answer(task, func, np.zeros((3, k)), np.array([0, 1, k - 1])))
+        flat = as_number(call_answer(task, func, np.zeros((3, k)), np.array([0, 1, k - 1])))
         expect(math.isclose(flat, math.log(k), rel_tol=1e-9), task,
                f"with all logits equal over {k} classes every class has probability "
                f"1/{k}, so the loss should be log({k}); it is not.")
-    shifted = _number(call_answer(task, func, z + 7.5, y.copy()))
+    shifted = as_number(call_answer(task, func, z + 7.5, y.copy()))
     expect(math.isclose(shifted, on_run, rel_tol=1e-7, abs_tol=1e-9), task,
            "adding the same constant to every logit of a row should not change the loss "
            "(the softmax does not change), and on this run's logits it does.")
-    big = _number(call_answer(task, func, np.array([[1000.0, 0.0], [0.0, 1000.0]]),
+    big = as_number(call_answer(task, func, np.array([[1000.0, 0.0], [0.0, 1000.0]]),
                               np.array([0, 0])))
     expect(math.isfinite(big) and math.isclose(big, 500.0, rel_tol=1e-6), task,
            "with logits of 1000 the loss overflows or is wrong: subtract each row's "
