@@ -1,0 +1,28 @@
+"""The README's launch links agree with the repository address and the labs that exist."""
+
+from __future__ import annotations
+
+import re
+
+from labkit.course import list_labs, repository
+
+
+def test_readme_links_every_lab_in_colab_and_binder(root):
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    url, branch = repository(root)
+    org_repo = url.removeprefix("https://github.com/")
+    for lab in list_labs(root):
+        colab = (f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/"
+                 f"labs/{lab.student.name}")
+        binder = (f"https://mybinder.org/v2/gh/{org_repo}/{branch}"
+                  f"?urlpath=lab/tree/labs/{lab.student.name}")
+        assert colab in readme, f"README lacks the Colab link of {lab.slug}"
+        assert binder in readme, f"README lacks the Binder link of {lab.slug}"
+    linked = set(re.findall(r"labs/(\d\d-[a-z0-9-]+)\.ipynb", readme))
+    assert linked == {lab.slug for lab in list_labs(root)}, "README links a lab that does not exist"
+
+
+def test_readme_test_command_is_what_ci_runs(root):
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in readme and "exec make test" in ci
