@@ -1,0 +1,205 @@
+"""Rebuild a submission into the instructor's template: take answers, trust nothing else.
+
+Only the *sources* of answer cells travel from a submission into the grading notebook.
+Every other cell, every tag, every metadata field and the kernelspec come from the
+template (the student lab the instructor handed out), so tags such as
+``skip-execution``, ``raises-exception``, ``parameters`` or ``injected-parameters``
+added by a student, edited check cells, deleted cells and foreign kernels have no
+effect.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["InvalidSubmission", "Rebuilt", "read_notebook", "rebuild", "tasks_of"]
+
+#: Id of the cell the grader appends: if it did not run, the notebook stopped early.
+END_CELL_ID = "labkit-grade-end"
+#: Source of the cell the grader appends; whether it ran tells a stopped run apart.
+_END_SOURCE = "# labkit grade: end of notebook\npass"
+
+
+class InvalidSubmission(ValueError):
+    """The submitted file is not a notebook the grader can read (reason in the message)."""
+
+
+@dataclass
+class Rebuilt:
+    """A rebuilt grading notebook and what happened to each answer on the way.
+
+    Attributes
+    ----------
+    notebook : nbformat.NotebookNode
+        The template with the submission's answer sources in place.
+    notes : dict
+        Task name -> plain-words note for the feedback (answer missing, duplicated,
+        found by metadata rather than id).
+    missing : set of str
+        Tasks whose answer cell was not found (the template's stub stays).
+    """
+
+    notebook: Any
+    notes: dict[str, str] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
+
+
+def tasks_of(template: Any) -> dict[str, dict[str, Any]]:
+    """Graded tasks of a template, in notebook order: name -> ``{"points", "cell_id"}``.
+
+    Raises
+    ------
+    ValueError
+        When an answer cell lacks an id ``task-<name>`` or integer points, or a task
+        appears twice: the lab breaks the authoring contract (CONTRIBUTING.md).
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook()
+    >>> nb.cells.append(nbformat.v4.new_code_cell("x = 1", id="task-x",
+    ...                 metadata={"labkit": {"task": "x", "points": 2}}))
+    >>> tasks_of(nb)
+    {'x': {'points': 2, 'cell_id': 'task-x'}}
+    """
+    tasks: dict[str, dict[str, Any]] = {}
+    for cell in template.cells:
+        meta = cell.get("metadata", {}).get("labkit")
+        if cell.cell_type != "code" or not meta or "task" not in meta:
+            continue
+        name, points = meta["task"], meta.get("points")
+        if cell.get("id") != f"task-{name}":
+            raise ValueError(f"answer cell of task {name!r} has id {cell.get('id')!r}; the "
+                             f"contract wants 'task-{name}'. Fix the solution and rebuild.")
+        if not isinstance(points, int) or isinstance(points, bool) or points < 0:
+            raise ValueError(f"task {name!r} needs integer points >= 0, got {points!r}")
+        if name in tasks:
+            raise ValueError(f"task {name!r} has two answer cells in the template")
+        tasks[name] = {"points": points, "cell_id": cell["id"]}
+    if not tasks:
+        raise ValueError("the template has no answer cells (metadata labkit.task); is it a lab?")
+    return tasks
+
+
+def read_notebook(data: bytes, *, max_bytes: int) -> Any:
+    """Parse submitted bytes into a version-4 notebook, or raise :class:`InvalidSubmission`.
+
+    Old formats (v3) are upgraded. Nothing is validated beyond what rebuilding needs:
+    the grader keeps only answer-cell sources.
+
+    Examples
+    --------
+    >>> read_notebook(b"{not json", max_bytes=100)
+    Traceback (most recent call last):
+    ...
+    labkit.grading.rebuild.InvalidSubmission: not a notebook: the file is not valid JSON \
+(line 1, column 2)
+    """
+    import nbformat
+
+    if len(data) > max_bytes:
+        raise InvalidSubmission(f"the file is {len(data) / 2**20:.1f} MiB, over the "
+                                f"{max_bytes / 2**20:.0f} MiB limit; clear outputs and resubmit")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidSubmission(f"not a notebook: the file is not UTF-8 text (byte "
+                                f"{exc.start})") from None
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = (f" (line {exc.lineno}, column {exc.colno})"
+                 if isinstance(exc, json.JSONDecodeError) else "")
+        raise InvalidSubmission(f"not a notebook: the file is not valid JSON{where}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("nbformat"), int):
+        raise InvalidSubmission("not a notebook: the JSON has no 'nbformat' version")
+    if raw["nbformat"] < 3 or raw["nbformat"] > 4:
+        raise InvalidSubmission(f"unsupported notebook format version {raw['nbformat']}")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # noqa: BLE001 (nbformat raises many types on bad input)
+        raise InvalidSubmission(f"not a readable notebook: {type(exc).__name__}: "
+                                f"{str(exc)[:200]}") from None
+    if not isinstance(nb.get("cells"), list):
+        raise InvalidSubmission("not a notebook: it has no list of cells")
+    return nb
+
+
+def _source(cell: Any) -> str | None:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        if not all(isinstance(line, str) for line in source):
+            return None
+        source = "".join(source)
+    return source if isinstance(source, str) else None
+
+
+def rebuild(template: Any, submission: Any) -> Rebuilt:
+    """Put the submission's answer-cell sources into a copy of the template.
+
+    An answer is a code cell with id ``task-<name>`` or, failing that (older editors
+    drop ids, v3 notebooks have none, a pasted copy gets a new id), with ``labkit.task``
+    metadata naming the task. Duplicates: the last copy wins, as it is the one the
+    student's own top-to-bottom run would have used. Missing: the template's stub stays,
+    so the task reports "not implemented". Markdown or raw cells are never answers.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> tpl = nbformat.v4.new_notebook()
+    >>> tpl.cells.append(nbformat.v4.new_code_cell("raise NotImplementedError", id="task-x",
+    ...                  metadata={"labkit": {"task": "x", "points": 1}}))
+    >>> sub = copy.deepcopy(tpl)
+    >>> sub.cells[0].source = "x = 42"
+    >>> sub.cells[0].metadata["tags"] = ["skip-execution"]
+    >>> out = rebuild(tpl, sub).notebook
+    >>> out.cells[0].source, out.cells[0].metadata.get("tags"), out.cells[-1].id
+    ('x = 42', None, 'labkit-grade-end')
+    """
+    import nbformat
+
+    tasks = tasks_of(template)
+    found: dict[str, list[str]] = {}
+    by_id: set[str] = set()
+    for cell in submission.cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = _source(cell)
+        if source is None:
+            continue
+        cell_id = cell.get("id")
+        meta = cell.get("metadata")
+        labkit = meta.get("labkit") if isinstance(meta, dict) else None
+        name = cell_id[len("task-"):] if isinstance(cell_id, str) else None
+        if isinstance(cell_id, str) and cell_id.startswith("task-") and name in tasks:
+            by_id.add(name)
+        elif isinstance(labkit, dict) and isinstance(labkit.get("task"), str):
+            name = labkit["task"]
+        if name in tasks:
+            found.setdefault(name, []).append(source)
+    out = Rebuilt(copy.deepcopy(template))
+    for cell in out.notebook.cells:
+        name = cell.get("metadata", {}).get("labkit", {}).get("task")
+        if cell.cell_type != "code" or name not in tasks:
+            continue
+        sources = found.get(name)
+        if not sources:
+            out.missing.add(name)
+            out.notes[name] = "answer cell not found in the submission (deleted or renamed?)"
+            continue
+        if name not in by_id:
+            out.notes[name] = "answer cell found by its task metadata (its id had changed)"
+        if len(sources) > 1:
+            out.notes[name] = (f"{len(sources)} answer cells for this task; the last one "
+                               "was graded")
+        cell.source = sources[-1]
+    for cell in out.notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    out.notebook.cells.append(nbformat.v4.new_code_cell(_END_SOURCE, id=END_CELL_ID))
+    out.notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                           "language": "python"}
+    return out

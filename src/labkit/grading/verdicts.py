@@ -1,0 +1,219 @@
+"""Decide each task from plain data, in the grader's own process.
+
+A task passes only when the submission's recorded values match the reference
+solution's, under the reference's tolerances (a submission's own ``rtol``/``atol`` are
+ignored). A missing or malformed result is a failure with a reason, never a pass. The
+messages name the values that differ but never show the expected ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Verdict", "compare", "load_result", "decide"]
+
+#: Largest result file read from a submission (bytes); larger ones are malformed.
+MAX_RESULT_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The grade of one task.
+
+    Attributes
+    ----------
+    task : str
+    points : int
+        Points earned (all or nothing).
+    max_points : int
+    state : str
+        ``passed``, ``failed`` (values differ), ``not-implemented``, ``error`` (its cell
+        raised), ``timeout``, ``not-run`` (the notebook stopped first) or ``missing``
+        (no result recorded).
+    message : str
+        Plain-words reason for the student; never an expected value.
+    """
+
+    task: str
+    points: int
+    max_points: int
+    state: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (for JSON)."""
+        return asdict(self)
+
+
+def load_result(path: Path, task: str) -> tuple[dict[str, Any] | None, str]:
+    """Read one result file written under grading: ``(values, "")`` or ``(None, why)``.
+
+    Examples
+    --------
+    >>> load_result(Path("/nonexistent.json"), "t")
+    (None, 'no result recorded')
+    """
+    try:
+        # The folder is the submission's: refuse links (they could point at the
+        # instructor's files) and anything but a regular file (a FIFO would block).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, "no result recorded"
+    except OSError:
+        return None, "its recorded result is not a regular file"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "its recorded result is not a regular file"
+        if info.st_size > MAX_RESULT_BYTES:
+            return None, "its recorded result is too large to read"
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            data = json.loads(handle.read(MAX_RESULT_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None, "its recorded result is not readable JSON"
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if not isinstance(data, dict) or data.get("task") != task \
+            or not isinstance(data.get("values"), dict):
+        return None, "its recorded result is malformed"
+    return data, ""
+
+
+def _same(ref: Any, sub: Any, rtol: float, atol: float) -> bool:
+    import numpy as np
+
+    if isinstance(ref, dict) and set(ref) == {"array", "shape"}:
+        if not (isinstance(sub, dict) and set(sub) == {"array", "shape"}):
+            return False
+        if sub["shape"] != ref["shape"]:
+            return False
+        try:
+            ref_arr = np.asarray(ref["array"])
+            if ref_arr.dtype.kind in "biuf":
+                sub_arr = np.asarray(sub["array"], dtype=float)
+                return sub_arr.shape == ref_arr.shape and bool(np.allclose(
+                    sub_arr, ref_arr.astype(float), rtol=rtol, atol=atol, equal_nan=True))
+            sub_arr = np.asarray(sub["array"], dtype=str)
+            return sub_arr.shape == ref_arr.shape and bool(np.array_equal(
+                sub_arr, ref_arr.astype(str)))
+        except (TypeError, ValueError, OverflowError):
+            return False
+    if isinstance(ref, dict):
+        return (isinstance(sub, dict) and set(sub) == set(ref)
+                and all(_same(ref[k], sub[k], rtol, atol) for k in ref))
+    if isinstance(ref, float) and isinstance(sub, (int, float)) \
+            and not isinstance(sub, bool):
+        return math.isclose(sub, ref, rel_tol=rtol, abs_tol=atol) or (
+            math.isnan(ref) and math.isnan(sub))
+    return type(sub) is type(ref) and sub == ref
+
+
+def compare(reference: dict[str, Any], submission: dict[str, Any]) -> list[str]:
+    """Names of the values in which ``submission`` differs from ``reference``.
+
+    Both are result records as :func:`labkit.checks.record` writes them; the tolerances
+    are the reference's.
+
+    Examples
+    --------
+    >>> ref = {"rtol": 1e-6, "atol": 0.0, "values": {"a": {"array": [1.0], "shape": [1]},
+    ...                                               "b": "yes"}}
+    >>> compare(ref, {"rtol": 1.0, "atol": 1.0,
+    ...               "values": {"a": {"array": [1.5], "shape": [1]}, "b": "yes"}})
+    ['a']
+    """
+    rtol, atol = float(reference.get("rtol", 1e-6)), float(reference.get("atol", 1e-9))
+    wrong = []
+    for name, ref_value in reference["values"].items():
+        try:
+            same = name in submission["values"] and _same(
+                ref_value, submission["values"][name], rtol, atol)
+        except RecursionError:
+            same = False
+        if not same:
+            wrong.append(name)
+    return wrong
+
+
+def decide(task: str, points: int, reference: dict[str, Any], result_path: Path,
+           cells: dict[str, dict[str, Any]], run_outcome: str) -> Verdict:
+    """Grade one task from its recorded result and what happened to its cells.
+
+    Parameters
+    ----------
+    task, points : str, int
+        The task and its weight.
+    reference : dict
+        The reference solution's result record for this task.
+    result_path : Path
+        Where the submission's run would have written its result.
+    cells : dict
+        Cell id -> state record from the runner (``state``, ``ename``, ``evalue``).
+    run_outcome : str
+        How the run ended (``completed``, ``stopped``, ``kernel-died``, ``timeout``...).
+
+    Examples
+    --------
+    >>> v = decide("t", 2, {"values": {"x": 1.0}}, Path("/nonexistent.json"),
+    ...            {"task-t": {"state": "error", "ename": "NotImplementedError",
+    ...                        "evalue": "Write it"}}, "completed")
+    >>> v.state, v.points
+    ('not-implemented', 0)
+    """
+    result, why = load_result(result_path, task)
+    if result is not None:
+        wrong = compare(reference, result)
+        if not wrong:
+            return Verdict(task, points, points, "passed", "passed")
+        return Verdict(task, 0, points, "failed",
+                       "your answer gives different values than the reference solution on "
+                       f"the grading data ({', '.join(wrong)})" + _cell_hint(task, cells))
+    answer, check = cells.get(f"task-{task}", {}), cells.get(f"check-{task}", {})
+    for cell in (answer, check):
+        text = f"{cell.get('ename', '')}: {cell.get('evalue', '')}"
+        if cell.get("ename") == "NotImplementedError" or "not implemented" in text.lower():
+            return Verdict(task, 0, points, "not-implemented",
+                           "not implemented (the stub still raises NotImplementedError)")
+    for label, cell in (("answer", answer), ("check", check)):
+        state = cell.get("state")
+        if state == "timeout":
+            return Verdict(task, 0, points, "timeout",
+                           f"its {label} cell ran past the per-cell time limit")
+        if state == "died":
+            return Verdict(task, 0, points, "error",
+                           f"the kernel stopped while running its {label} cell "
+                           "(os._exit, a crash or a resource limit)")
+        if state == "error":
+            return Verdict(task, 0, points, "error",
+                           f"its {label} cell raised {_error(cell)}")
+    if check.get("state", "not-run") == "not-run":
+        stopped = {"timeout": "the submission ran past its time limit",
+                   "kernel-died": "the kernel stopped", "killed": "a resource limit was hit",
+                   "stopped": "the notebook stopped early (sys.exit or similar)"}
+        return Verdict(task, 0, points, "not-run",
+                       f"not graded: {stopped.get(run_outcome, 'its check never ran')} "
+                       "before this task's check cell")
+    return Verdict(task, 0, points, "missing", f"failed: {why}")
+
+
+def _error(cell: dict[str, Any]) -> str:
+    evalue = " ".join(str(cell.get("evalue", "")).split())
+    if len(evalue) > 300:
+        evalue = evalue[:300] + "..."
+    return f"{cell.get('ename') or 'an error'}: {evalue}" if evalue else \
+        (cell.get("ename") or "an error")
+
+
+def _cell_hint(task: str, cells: dict[str, dict[str, Any]]) -> str:
+    check = cells.get(f"check-{task}", {})
+    if check.get("state") == "error":
+        return f"; its self-check said {_error(check)}"
+    return ""
