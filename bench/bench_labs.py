@@ -22,11 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from labkit.course import list_labs  # noqa: E402
+from labkit.course import list_labs, write_book_config  # noqa: E402
 
 # Run in a child so that RUSAGE_CHILDREN there covers exactly one notebook's kernel.
 _RUN_ONE = """
@@ -52,10 +50,8 @@ def bench_lab(solution: Path, scratch: Path) -> dict:
 
 
 def bench_book(scratch: Path) -> dict:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    config.setdefault("execute", {})["cache"] = str(scratch / "jupyter_cache")
-    config_path = scratch / "_config.yml"
-    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    config_path = write_book_config(ROOT, scratch / "_config.yml",
+                                    cache=str(scratch / "jupyter_cache"))
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--path-output", str(scratch / "book"),
            "--config", str(config_path)]

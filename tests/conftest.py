@@ -19,31 +19,34 @@ def root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
-    """Build the book once per test session, with ``-W -n``, and return its HTML folder.
+def book_build(tmp_path_factory) -> dict:
+    """Build the book once per test session with ``-W -n --keep-going``.
 
     Execution is off: the solutions carry their executed outputs, which nbval checks
     against a fresh run separately, so the pages show what the notebooks compute.
+    Returns the command, the output folder, the HTML folder, the build log and its time.
     """
     import subprocess
     import sys
+    import time
 
-    import yaml
+    from labkit.course import write_book_config
 
     out = tmp_path_factory.mktemp("site")
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    config.setdefault("execute", {})["execute_notebooks"] = "off"
-    # Local extension folders are resolved against the config file's folder.
-    extensions = config.get("sphinx", {}).get("local_extensions") or {}
-    for name, path in extensions.items():
-        extensions[name] = str((ROOT / path).resolve())
-    config_path = out / "_config.yml"
-    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    config = write_book_config(ROOT, out / "_config.yml", execute_notebooks="off")
     jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "--config", str(config_path),
-         "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (
-        "jupyter-book build -W -n failed:\n" + result.stdout[-4000:] + result.stderr[-4000:])
-    return out / "_build" / "html"
+    cmd = [str(jb), "build", str(ROOT), "--path-output", str(out / "out"), "--config",
+           str(config), "-W", "-n", "--keep-going"]
+    start = time.perf_counter()
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
+    seconds = time.perf_counter() - start
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, "jupyter-book build -W -n failed:\n" + log[-6000:]
+    return {"cmd": cmd, "html": out / "out" / "_build" / "html", "log": log,
+            "seconds": seconds}
+
+
+@pytest.fixture(scope="session")
+def built_site(book_build) -> Path:
+    """The HTML folder of the book built by :func:`book_build`."""
+    return book_build["html"]

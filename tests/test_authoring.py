@@ -144,3 +144,17 @@ def test_repository_comes_from_config(course):
     (course / "_config.yml").write_text("title: T\n")
     with pytest.raises(ValueError, match="repository.url"):
         repository(course)
+
+
+def test_book_config_copy_overrides_execution_and_absolutises_extensions(course, tmp_path):
+    import yaml
+
+    from labkit.course import write_book_config
+
+    (course / "_config.yml").write_text(
+        CONFIG + "sphinx:\n  local_extensions:\n    ext: book/_ext\n")
+    dest = write_book_config(course, tmp_path / "copy.yml", execute_notebooks="off")
+    config = yaml.safe_load(dest.read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["sphinx"]["local_extensions"]["ext"] == str(course.resolve() / "book/_ext")
+    assert "execute" not in yaml.safe_load((course / "_config.yml").read_text())

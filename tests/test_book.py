@@ -1,13 +1,14 @@
 """Build the Jupyter Book and check what a reader gets.
 
-The book is built warning-free (``-W -n --keep-going``) into a temporary folder with
-notebook execution OFF: the committed solutions carry their outputs (nbval checks
-those separately), so this test needs no kernel and takes seconds. Run it with
+The book is built once per session, warning-free (``-W -n --keep-going``), into a
+temporary folder with notebook execution OFF (the ``book_build`` fixture in conftest):
+the committed solutions carry their outputs (nbval checks those separately), so this
+needs no kernel and takes seconds. Run it with
 
     pytest -m book tests/test_book.py
 
-The clean and the no-change rebuild times are printed (``-s`` shows them) and written
-to ``<tmp>/book-timings.json``; they are measured, not asserted.
+The clean and the no-change rebuild times are printed (``-s`` shows them); they are
+measured, not asserted.
 """
 
 from __future__ import annotations
@@ -97,19 +98,6 @@ def _parse(path: Path) -> _Links:
     return parser
 
 
-def _run_build(config: Path, out: Path) -> tuple[float, str]:
-    cmd = _jupyter_book() + [
-        "build", str(ROOT), "--path-output", str(out), "--config", str(config),
-        "-W", "-n", "--keep-going",
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
-    elapsed = time.perf_counter() - start
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"book build failed ({' '.join(cmd)}):\n{log[-6000:]}"
-    return elapsed, log
-
-
 @pytest.fixture(scope="module")
 def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf8"))
@@ -122,27 +110,19 @@ def toc_files() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, config, toc_files) -> dict:
+def built(book_build, toc_files) -> dict:
     missing = [f for f in toc_files if _source_of(f) is None]
     assert not missing, f"pages listed in _toc.yml do not exist: {missing}"
-
-    tmp = tmp_path_factory.mktemp("book")
-    derived = json.loads(json.dumps(config))  # deep copy
-    derived.setdefault("execute", {})["execute_notebooks"] = "off"
-    # Paths in the config are relative to the config file: make them absolute.
-    local = derived.get("sphinx", {}).get("local_extensions") or {}
-    for name, path in local.items():
-        local[name] = str((ROOT / path).resolve())
-    cfg = tmp / "_config.yml"
-    cfg.write_text(yaml.safe_dump(derived, sort_keys=False), encoding="utf8")
-
-    out = tmp / "out"
-    clean, log = _run_build(cfg, out)
-    rebuild, relog = _run_build(cfg, out)
-    timings = {"clean_build_s": round(clean, 2), "rebuild_no_change_s": round(rebuild, 2)}
-    (tmp / "book-timings.json").write_text(json.dumps(timings), encoding="utf8")
+    start = time.perf_counter()
+    proc = subprocess.run(book_build["cmd"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=900)
+    rebuild = time.perf_counter() - start
+    relog = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"rebuild failed:\n{relog[-6000:]}"
+    timings = {"clean_build_s": round(book_build["seconds"], 2),
+               "rebuild_no_change_s": round(rebuild, 2)}
     print(f"\nbook build (execution off): {timings}")
-    return {"html": out / "_build" / "html", "log": log, "relog": relog, "timings": timings}
+    return {**book_build, "relog": relog, "timings": timings}
 
 
 def test_build_is_warning_free(built):

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Lab", "find_root", "repository", "list_labs", "find_lab", "colab_setup_source"]
+__all__ = ["Lab", "find_root", "repository", "list_labs", "find_lab", "colab_setup_source",
+           "write_book_config"]
 
 _LAB_FILE = re.compile(r"^(\d\d)-[a-z0-9-]+\.ipynb$")
 
@@ -56,6 +57,27 @@ def repository(root: str | Path) -> tuple[str, str]:
     if not url or not branch:
         raise ValueError(f"{config_path} must set repository.url and repository.branch.")
     return str(url).rstrip("/"), str(branch)
+
+
+def write_book_config(root: str | Path, dest: str | Path, **execute: object) -> Path:
+    """Write a copy of the book's ``_config.yml`` to ``dest``, with ``execute`` overrides.
+
+    Used to build the book elsewhere (tests, benchmarks) without touching the course's
+    own configuration, e.g. ``write_book_config(root, tmp / "c.yml",
+    execute_notebooks="off")``. Local Sphinx extension folders are made absolute because
+    Jupyter Book resolves them against the folder of the config file.
+    """
+    import yaml
+
+    root = Path(root).resolve()
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    config.setdefault("execute", {}).update(execute)
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in extensions.items():
+        extensions[name] = str((root / folder).resolve())
+    dest = Path(dest)
+    dest.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return dest
 
 
 def list_labs(root: str | Path) -> list[Lab]:
