@@ -13,12 +13,13 @@ PYTEST := $(BIN)/python -m pytest
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 JOBS ?= 2
 
-.PHONY: help venv book labs lab check-labs execute lint unit notebooks book-test test bench sysdeps clean
+.PHONY: help venv book labs lab check-labs execute lint unit notebooks seeds book-test test bench sysdeps clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 	@echo "  make lab         start JupyterLab on labs/"
 	@echo "  make bench       time and measure every lab and the book build"
+	@echo "  make seeds       run every solution under more seeds (SEEDS=\"2 3 4 5\")"
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or run 'make PY=python3 ...'"; exit 1; }
@@ -73,6 +74,11 @@ unit: venv
 notebooks: venv
 	$(PYTEST) -q -n $(JOBS) --dist loadfile $(NBVAL) solutions
 	$(PYTEST) -q -n $(JOBS) --dist loadfile -m notebooks tests
+
+# Slower, not in `make test`: every solution under more seeds, e.g. SEEDS="2 3 4 5 6".
+SEEDS ?= 2 3 4 5
+seeds: venv
+	LABKIT_SEEDS="$(SEEDS)" $(PYTEST) -q -n $(JOBS) tests/test_notebooks.py -k another_seed
 
 # Screenshots of the landing page and a lab page land in _build/screenshots for review.
 book-test: venv
