@@ -1,14 +1,18 @@
-"""The README's launch links agree with the repository address and the labs that exist."""
+"""Launch links in the README and on the landing page agree with the repository address
+and with the labs that exist."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
 from labkit.course import list_labs, repository
 
 
-def test_readme_links_every_lab_in_colab_and_binder(root):
-    readme = (root / "README.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", ["README.md", "index.md"])
+def test_every_lab_has_colab_and_binder_links(root, page):
+    readme = (root / page).read_text(encoding="utf-8")
     url, branch = repository(root)
     org_repo = url.removeprefix("https://github.com/")
     for lab in list_labs(root):
@@ -16,10 +20,10 @@ def test_readme_links_every_lab_in_colab_and_binder(root):
                  f"labs/{lab.student.name}")
         binder = (f"https://mybinder.org/v2/gh/{org_repo}/{branch}"
                   f"?urlpath=lab/tree/labs/{lab.student.name}")
-        assert colab in readme, f"README lacks the Colab link of {lab.slug}"
-        assert binder in readme, f"README lacks the Binder link of {lab.slug}"
+        assert colab in readme, f"{page} lacks the Colab link of {lab.slug}"
+        assert binder in readme, f"{page} lacks the Binder link of {lab.slug}"
     linked = set(re.findall(r"labs/(\d\d-[a-z0-9-]+)\.ipynb", readme))
-    assert linked == {lab.slug for lab in list_labs(root)}, "README links a lab that does not exist"
+    assert linked == {lab.slug for lab in list_labs(root)}, f"{page} links a missing lab"
 
 
 def test_readme_test_command_is_what_ci_runs(root):
