@@ -64,6 +64,13 @@ def _public_answers():
     return float(np.mean(x)), float(np.quantile(x, 0.9))
 
 
+def _surrogate_answer() -> bytes:
+    """A notebook whose answer holds a lone surrogate: valid JSON, unwritable as UTF-8."""
+    nb = _solution()
+    _cell(nb, "task-mean").source = "x = '\ud800'\n" + _cell(nb, "task-mean").source
+    return json.dumps(nb, ensure_ascii=True).encode("ascii")
+
+
 def _hostile_cases(paths):
     """id -> notebook (NotebookNode) or raw bytes."""
     mean0, cutoff0 = _public_answers()
@@ -156,6 +163,12 @@ def _hostile_cases(paths):
             "except OSError:\n    pass\n"
             "def mean(v):\n    return float(np.mean(v)) + (1.0 if NET else 0.0)"),
         "fork-bomb": _with("task-scale", "import os\nwhile True:\n    os.fork()"),
+        "deep-folders": _prepend(
+            "task-scale",
+            "import os\nhere = os.getcwd()\nos.chdir(os.environ['LABKIT_RESULTS_DIR'])\n"
+            "for _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\nos.chdir(here)"),
+        "prints-seed": _with("task-mean", "raise ValueError(f'the seed is {SEED}')"),
+        "lone-surrogate": _surrogate_answer(),
         "result-symlink": _prepend(
             "task-scale",
             "import os\nRES = os.environ['LABKIT_RESULTS_DIR']\n"
@@ -318,6 +331,23 @@ def test_unreadable_submissions_are_invalid(hostile, name, message):
 def test_harmless_changes_keep_full_marks(hostile, name):
     row = _row(hostile, name)
     assert row["total"] == str(FULL), row["reason"]
+
+
+def test_lone_surrogate_is_invalid_not_a_crash(hostile):
+    row = _row(hostile, "lone-surrogate")
+    assert row["status"] == "invalid" and "not valid Unicode" in row["reason"], row
+
+
+def test_deep_folders_in_the_results_do_not_break_the_batch(hostile):
+    row = _row(hostile, "deep-folders")
+    assert _points(row) == {"mean": 2, "scale": 3, "cutoff": 1}, row["reason"]
+
+
+def test_the_grading_seed_never_reaches_the_feedback(hostile):
+    row = _row(hostile, "prints-seed")
+    feedback = (hostile["out"] / "feedback" / "prints-seed.md").read_text()
+    assert str(SEED) not in row["reason"] + feedback
+    assert "<grading seed>" in feedback
 
 
 def test_parameters_tag_moved_still_runs_under_the_grading_seed(hostile):

@@ -216,7 +216,7 @@ class _Runner:
                 _kill_group(pid)
 
     def close(self) -> None:
-        shutil.rmtree(self.temp, ignore_errors=True)
+        _remove_tree(self.temp)
 
     def run(self, notebook: Any, collect: Any) -> Any:
         """Execute ``notebook`` and return ``collect(status, results_folder)``.
@@ -236,7 +236,7 @@ class _Runner:
                 raise KeyboardInterrupt("grading was interrupted")
             return collect(status, results)
         finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
+            _remove_tree(job_dir)
             self.slots.put(slot)
 
     def _run(self, notebook: Any, job_dir: Path, slot: int,
@@ -269,7 +269,10 @@ class _Runner:
                "start_timeout": min(60.0, self.limits.submission_timeout),
                "max_output_bytes": int(self.limits.output_mb * 2**20),
                "launch_prefix": prefix, "ipc_dir": str(ipc), "owner_uid": owner}
-        (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        # Readable by the grader only: it names the grading seed.
+        fd = os.open(job_dir / "job.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(job, handle)
         runner_env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
         runner_env.update({"JUPYTER_RUNTIME_DIR": str(job_dir / "runtime"),
                            "JUPYTER_PLATFORM_DIRS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
@@ -526,8 +529,17 @@ def grade(lab: str | Path, submissions: str | Path, out: str | Path, *, workers:
 
         def one(item: tuple[Submission, bytes | None]) -> dict[str, Any]:
             sub, data = item
-            record = _grade_one(runner, template, tasks, reference, sub, data,
-                                int(max_notebook_mb * 2**20))
+            try:
+                record = _grade_one(runner, template, tasks, reference, sub, data,
+                                    int(max_notebook_mb * 2**20))
+            except Exception as exc:  # noqa: BLE001  a grader bug costs one row, not the batch
+                why = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace").decode()
+                # Not saved as a record: the next run grades this submission again.
+                return {"id": sub.id, "max": sum(t["points"] for t in tasks.values()),
+                        "total": 0, "tasks": [], "notes": {}, "seconds": 0.0,
+                        "status": "error", "reason": f"grader failure ({why[:300]}); "
+                        "please report it to the course maintainers"}
+            _hide_seed(record, seed)
             record.update(key=key, sha256=inputs[sub.id]["sha256"])
             path = state / "records" / (feedback_name(sub.id)[:-3] + ".json")
             path.write_text(json.dumps(record, indent=1), encoding="utf-8")
@@ -580,6 +592,40 @@ def grade(lab: str | Path, submissions: str | Path, out: str | Path, *, workers:
                        "p95_seconds": _quantile(run_seconds, 0.95)}})
     return GradingSummary(out, counts, len(todo), len(ordered) - len(todo), seconds,
                           per_minute, seed, box.reason, ordered)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a job folder however deep a submission nested it.
+
+    ``shutil.rmtree`` recurses on Python 3.11, so a submission that makes thousands of
+    nested folders would raise ``RecursionError`` in the grader; ``rm -rf`` walks
+    iteratively.
+    """
+    rm = shutil.which("rm")
+    if rm is not None:
+        subprocess.run([rm, "-rf", "--", str(path)], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if path.exists():
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        except RecursionError:
+            pass
+
+
+def _hide_seed(record: dict[str, Any], seed: int) -> None:
+    """Mask the grading seed in what a submission's own code could have printed.
+
+    Feedback quotes error messages, and ``raise ValueError(SEED)`` would otherwise hand
+    the seed of this grading round to the student before resubmissions are graded.
+    Short seeds are left alone: masking "7" would mangle every message.
+    """
+    text = str(seed)
+    if len(text) < 4:
+        return
+    record["reason"] = record["reason"].replace(text, "<grading seed>")
+    for task in record["tasks"]:
+        task["message"] = task["message"].replace(text, "<grading seed>")
+    record["notes"] = {k: v.replace(text, "<grading seed>") for k, v in record["notes"].items()}
 
 
 def _package_hash() -> str:

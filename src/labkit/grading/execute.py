@@ -58,24 +58,39 @@ def _engine_classes(max_output_bytes: int) -> tuple[Any, Any]:
             type(self).finished.add(cell.get("id"))
             return result
 
-        def output(self, outs, msg, display_id, cell_index):  # noqa: D102 (nbclient hook)
-            content = msg.get("content", {})
-            if msg.get("msg_type") == "error":  # kept past the cap, traceback trimmed
-                content["traceback"] = content.get("traceback", [])[-30:]
-                return super().output(outs, msg, display_id, cell_index)
+        def _over_cap(self, content) -> bool:
+            """Count a message against the output budget; True when it must be dropped."""
             size = len(content.get("text", "")) + sum(
                 len(v) if isinstance(v, str) else len(json.dumps(v))
                 for v in content.get("data", {}).values())
+            size += len(content.get("evalue", ""))
             size += sum(len(line) for line in content.get("traceback", []))
             if self.output_bytes + size > max_output_bytes:
-                if not self.truncated:
-                    type(self).truncated = True
+                type(self).truncated = True
+                return True
+            self.output_bytes += size
+            return False
+
+        def output(self, outs, msg, display_id, cell_index):  # noqa: D102 (nbclient hook)
+            content = msg.get("content", {})
+            if msg.get("msg_type") == "error":
+                # Verdicts read errors from the execute reply, so the output may be cut.
+                content["evalue"] = str(content.get("evalue", ""))[:2000]
+                content["traceback"] = [str(line)[:2000]
+                                        for line in content.get("traceback", [])[-30:]]
+            if self._over_cap(content):
+                if not any(o.get("text") == _TRUNCATED for o in outs):
                     from nbformat.v4 import new_output
 
                     outs.append(new_output("stream", name="stderr", text=_TRUNCATED))
                 return None
-            self.output_bytes += size
             return super().output(outs, msg, display_id, cell_index)
+
+        def _update_display_id(self, display_id, msg):  # noqa: D102 (nbclient hook)
+            # Updates replace earlier outputs in place, outside output(): cap them too.
+            if self._over_cap(msg.get("content", {})):
+                return None
+            return super()._update_display_id(display_id, msg)
 
     class CappedEngine(NBClientEngine):
         @classmethod

@@ -179,6 +179,12 @@ def rebuild(template: Any, submission: Any) -> Rebuilt:
         elif isinstance(labkit, dict) and isinstance(labkit.get("task"), str):
             name = labkit["task"]
         if name in tasks:
+            try:
+                source.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate escape: nothing can write it
+                raise InvalidSubmission(
+                    f"the answer cell of task {name!r} holds text that is not valid "
+                    "Unicode (a lone surrogate); re-save the notebook from Jupyter") from None
             found.setdefault(name, []).append(source)
     out = Rebuilt(copy.deepcopy(template))
     for cell in out.notebook.cells:

@@ -26,11 +26,15 @@ def feedback_name(student: str) -> str:
     'alice.md'
     >>> feedback_name("Bob Smith") != feedback_name("Bob_Smith")
     True
+    >>> feedback_name("A" * 125 + "1") != feedback_name("A" * 125 + "2")
+    True
     """
     safe = _UNSAFE.sub("_", student).strip("._") or "submission"
-    if safe != student:
-        safe += "-" + hashlib.sha256(student.encode()).hexdigest()[:8]
-    return safe[:120] + ".md"
+    if safe != student or len(safe) > 100:
+        # Cut before adding the hash, so two long ids never share a file.
+        digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        safe = f"{safe[:100]}-{digest}"
+    return safe + ".md"
 
 
 def _cell(text: str) -> str:

@@ -10,7 +10,10 @@ works, runs the kernel in a sandbox that
 * has no network (a fresh network namespace with only loopback) and its own process
   namespace, so that nothing it starts can outlive it;
 * runs, when the grader is root, as an unprivileged user id, because Linux never applies
-  the process-count limit to root.
+  the process-count limit to root;
+* cannot use the kernel keyring (a seccomp filter, see :func:`keyring_filter`): keys are
+  kept by the kernel outside every namespace, so one submission could leave a key that a
+  later one reads, and keys outlive grading.
 
 Where bubblewrap is missing or does not work (no user namespaces, not Linux) the kernel
 runs with the limits only, and :func:`probe` says why.
@@ -20,9 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
+import struct
 import subprocess
 import sys
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +41,20 @@ _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
                  "/etc/alternatives", "/etc/localtime")
 #: Most workers one grading run may use (each gets its own user id under root).
 MAX_WORKERS = 64
+
+# Classic BPF (linux/filter.h, linux/seccomp.h): opcodes, return values, and the offsets
+# of ``nr`` and ``arch`` in ``struct seccomp_data``.
+_LD_ABS, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06
+_ALLOW, _EPERM = 0x7FFF0000, 0x00050000 | 1
+_NR, _ARCH = 0, 4
+_X86_64, _X32_BIT = 0xC000003E, 0x40000000
+#: add_key, request_key and keyctl by audit architecture. The 32-bit ABIs are there
+#: because a 64-bit kernel runs 32-bit code too (``int 0x80``, or a program in /tmp).
+_KEYRING_CALLS = {_X86_64: (248, 249, 250),  # x32 calls (number | _X32_BIT) all refused
+                  0x40000003: (286, 287, 288),  # i386
+                  0xC00000B7: (217, 218, 219),  # aarch64
+                  0x40000028: (309, 310, 311)}  # arm
+_FILTERED_MACHINES = ("x86_64", "aarch64")
 
 
 def sandbox_uid_base() -> int:
@@ -102,6 +123,7 @@ class Sandbox:
     """How kernels are started: with bubblewrap (``enabled``) or with limits only.
 
     Build it with :func:`probe`; :meth:`prefix` gives the launch prefix of one kernel.
+    ``seccomp`` is the file holding :func:`keyring_filter` (None: no filter).
     """
 
     enabled: bool
@@ -110,6 +132,7 @@ class Sandbox:
     uid: int | None = None
     readonly: list[str] = field(default_factory=list)
     supports_size: bool = False
+    seccomp: str | None = None
 
     def prefix(self, limits: Limits, env: dict[str, str], writable: list[Path],
                workdir: str, slot: int = 0) -> list[str]:
@@ -148,7 +171,13 @@ class Sandbox:
             extra = ["--pidfile", str(Path(writable[0]) / "kernel.pgid")] if writable else []
             return [*launcher, "--chdir", workdir, "--env", json.dumps(env), *extra, "--"]
         assert self.bwrap is not None
-        cmd = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+        cmd = [self.bwrap]
+        if self.seccomp is not None:
+            # bwrap reads the filter from a file descriptor, and the kernel manager closes
+            # every descriptor but 0-2 when it starts this command: open it just before.
+            cmd = ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', self.seccomp,
+                   self.bwrap, "--seccomp", "3"]
+        cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
                "--proc", "/proc", "--dev", "/dev"]
         if self.supports_size:
@@ -201,6 +230,40 @@ def count_tasks(uid: int) -> int:
     return count
 
 
+def keyring_filter() -> bytes:
+    """Seccomp program (for ``bwrap --seccomp``) that keeps the kernel keyring shut.
+
+    The kernel keyring is not covered by any namespace: without this filter a kernel could
+    store a key (``add_key``) that a later submission's kernel reads (``keyctl``), so that
+    two submissions pass results to each other, and the key would outlive grading. As
+    Flatpak does, ``add_key``, ``request_key`` and ``keyctl`` fail with ``EPERM``, in
+    every ABI of x86_64 and aarch64 Linux; every other system call is allowed.
+
+    Returns
+    -------
+    bytes
+        Classic BPF instructions, each a native-endian ``struct sock_filter``
+        (``u16 code, u8 jt, u8 jf, u32 k``).
+
+    Examples
+    --------
+    >>> len(keyring_filter()) % 8
+    0
+    """
+    deny = -1  # jump target, resolved below
+    code = [(_LD_ABS, 0, 0, _ARCH)]
+    for arch, calls in _KEYRING_CALLS.items():
+        tests = [(_JGE, deny, 0, _X32_BIT)] if arch == _X86_64 else []
+        tests += [(_JEQ, deny, 0, nr) for nr in calls]
+        # Another architecture: skip the number load, the tests and the allow.
+        code += [(_JEQ, 0, len(tests) + 2, arch), (_LD_ABS, 0, 0, _NR), *tests,
+                 (_RET, 0, 0, _ALLOW)]
+    code += [(_RET, 0, 0, _ALLOW), (_RET, 0, 0, _EPERM)]
+    last = len(code) - 1
+    return b"".join(struct.pack("=HBBI", op, last - i - 1 if jt == deny else jt, jf, k)
+                    for i, (op, jt, jf, k) in enumerate(code))
+
+
 def python_paths() -> list[str]:
     """Folders the grader's Python environment needs, as the kernel will see them."""
     code = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, *sys.path]))"
@@ -242,7 +305,7 @@ def probe(protected: list[Path], *, use_bwrap: bool = True) -> Sandbox:
     -------
     Sandbox
         ``enabled`` is False, with ``reason`` saying why, where bubblewrap is absent or
-        fails here.
+        fails here; ``reason`` also says when the kernel keyring filter is not active.
 
     Raises
     ------
@@ -281,6 +344,29 @@ def probe(protected: list[Path], *, use_bwrap: bool = True) -> Sandbox:
                       readonly)
     help_text = subprocess.run([bwrap, "--help"], capture_output=True, text=True).stdout
     sandbox.supports_size = "--size" in help_text
+    machine = platform.machine()
+    if machine in _FILTERED_MACHINES:
+        # A private folder, deleted with the sandbox object (at the latest at exit).
+        folder = tempfile.mkdtemp(prefix="labkit-seccomp-")
+        weakref.finalize(sandbox, shutil.rmtree, folder, True)
+        sandbox.seccomp = os.path.join(folder, "keyring.bpf")
+        with open(sandbox.seccomp, "wb") as handle:
+            handle.write(keyring_filter())
+    else:
+        sandbox.reason += f" (no kernel keyring filter for {machine}: keyring not isolated)"
+    error = _start_error(sandbox)
+    if error is not None and sandbox.seccomp is not None:
+        # Grading works without the filter, only the keyring stays open: say so.
+        sandbox.seccomp = None
+        plain_error = _start_error(sandbox)
+        if plain_error is None:
+            sandbox.reason += f" (kernel keyring filter refused, keyring not isolated: {error})"
+        error = plain_error
+    return sandbox if error is None else Sandbox(False, error)
+
+
+def _start_error(sandbox: Sandbox) -> str | None:
+    """Why a kernel cannot start in ``sandbox`` (None: it can)."""
     env = {"PATH": "/usr/bin:/bin"}
     scratch = "/tmp/labkit-probe"
     test = sandbox.prefix(Limits(), env, [], scratch) + [sys.executable, "-c", "print('ok')"]
@@ -288,9 +374,9 @@ def probe(protected: list[Path], *, use_bwrap: bool = True) -> Sandbox:
         run = subprocess.run(test, capture_output=True, text=True, timeout=60,
                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Sandbox(False, f"bubblewrap is installed but failed to start here ({exc})")
+        return f"bubblewrap is installed but failed to start here ({exc})"
     if run.returncode != 0 or run.stdout.strip() != "ok":
         detail = (run.stderr.strip().splitlines() or ["no message"])[-1]
-        return Sandbox(False, "bubblewrap is installed but cannot create a sandbox here "
-                              f"(user namespaces disabled?): {detail}")
-    return sandbox
+        return ("bubblewrap is installed but cannot create a sandbox here "
+                f"(user namespaces disabled?): {detail}")
+    return None
