@@ -24,14 +24,16 @@ def _solution() -> nbformat.NotebookNode:
     answer = nbformat.v4.new_code_cell(
         "def double(x):\n    ### BEGIN SOLUTION\n    y = 2 * x\n    return y\n"
         "    ### END SOLUTION\n\nKEEP = 1", id="task-double")
-    answer.metadata["labkit"] = {"task": "double", "points": 2, "hint": "Multiply by two."}
+    answer.metadata["labkit"] = {"task": "double", "points": 2,
+                                 "hint": "Return twice the input."}
     answer.outputs = [nbformat.v4.new_output("stream", text="secret output\n")]
     answer.execution_count = 3
     answer.metadata["execution"] = {"iopub.execute_input": "2026-01-01"}
+    check = nbformat.v4.new_code_cell("assert double(2) == 4", id="check-double")
     only = nbformat.v4.new_code_cell("print('answer key')", id="key")
     only.metadata["tags"] = ["solution-only"]
     nb.cells = [setup, nbformat.v4.new_markdown_cell("# Lab 01", id="title"), params,
-                answer, only]
+                answer, check, only]
     nb.metadata["papermill"] = {"parameters": {}}
     return nb
 
@@ -51,7 +53,7 @@ def test_student_version_stubs_answers_and_drops_outputs():
     assert sources["colab-setup"] == "new setup"
     answer = sources["task-double"]
     assert "2 * x" not in answer and "SOLUTION" not in answer
-    assert '    raise NotImplementedError("Multiply by two.")' in answer
+    assert '    raise NotImplementedError("Return twice the input.")' in answer
     assert answer.startswith("def double(x):") and answer.endswith("KEEP = 1")
     cell = next(c for c in student.cells if c.id == "task-double")
     assert cell.outputs == [] and cell.execution_count is None
@@ -63,7 +65,7 @@ def test_student_stub_compiles_and_raises():
     answer = next(c for c in build_student(_solution()).cells if c.id == "task-double")
     namespace: dict = {}
     exec(answer.source, namespace)
-    with pytest.raises(NotImplementedError, match="Multiply by two"):
+    with pytest.raises(NotImplementedError, match="Return twice the input"):
         namespace["double"](3)
 
 
@@ -109,8 +111,39 @@ def test_check_requires_parameters_and_task_metadata(course):
     del nb.cells[3].metadata["labkit"]
     nbformat.write(nb, path)
     problems = "\n".join(check_course(course))
-    assert "no cell tagged 'parameters'" in problems
+    assert "must be tagged 'parameters'" in problems
     assert "no 'labkit' task metadata" in problems
+
+
+@pytest.mark.parametrize("points", [True, -1, 0, 2.5, "2", None])
+def test_check_rejects_points_the_grader_would_reject(course, points):
+    path = course / "solutions" / "01-demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[3].metadata["labkit"]["points"] = points
+    nbformat.write(nb, path)
+    problems = "\n".join(check_course(course))
+    assert "needs 'points', a whole number" in problems
+
+
+def test_check_requires_a_check_cell_after_each_answer(course):
+    path = course / "solutions" / "01-demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[4].id = "verify-double"
+    nbformat.write(nb, path)
+    assert "no check cell with id 'check-double'" in "\n".join(check_course(course))
+
+
+@pytest.mark.parametrize("hint, words", [
+    ("Return it as np.multiply(x, 2).", "spells out code"),
+    ("Double it.", "starting with one of"),
+    ("Return " + "a" * 200, "characters"),
+])
+def test_check_enforces_the_hint_policy(course, hint, words):
+    path = course / "solutions" / "01-demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[3].metadata["labkit"]["hint"] = hint
+    nbformat.write(nb, path)
+    assert words in "\n".join(check_course(course))
 
 
 def test_check_reports_a_corrupt_solution_instead_of_crashing(course):

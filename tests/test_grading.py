@@ -43,9 +43,10 @@ def _cell(nb, cell_id):
 
 
 def test_tasks_of_reads_points_in_order(template):
-    assert tasks_of(template) == {"mean": {"points": 2, "cell_id": "task-mean"},
-                                  "scale": {"points": 3, "cell_id": "task-scale"},
-                                  "cutoff": {"points": 1, "cell_id": "task-cutoff"}}
+    assert tasks_of(template) == {
+        "mean": {"points": 2, "cell_id": "task-mean", "kind": "function"},
+        "scale": {"points": 3, "cell_id": "task-scale", "kind": "function"},
+        "cutoff": {"points": 1, "cell_id": "task-cutoff", "kind": "function"}}
 
 
 def test_tasks_of_rejects_a_template_breaking_the_contract(template):

@@ -20,14 +20,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import contract
+from .contract import BEGIN, END, SETUP_ID, SOLUTION_ONLY_TAG
 from .course import Lab, colab_setup_source, find_root, list_labs, repository
 
-__all__ = ["BEGIN", "END", "SETUP_ID", "build_student", "build_course", "check_course",
-           "execute_in_place"]
+__all__ = ["build_student", "build_course", "check_course", "execute_in_place"]
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
-SETUP_ID = "colab-setup"
 _STUB_DEFAULT_HINT = "Write your answer here."
 # Cell metadata that records how a notebook was last run, not what it is.
 _VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime",
@@ -112,7 +110,7 @@ def build_student(solution: Any, setup_source: str | None = None) -> Any:
         nb.metadata.pop(key, None)
     cells = []
     for index, cell in enumerate(nb.cells):
-        if "solution-only" in cell.metadata.get("tags", []):
+        if SOLUTION_ONLY_TAG in cell.metadata.get("tags", []):
             continue
         for key in _VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
@@ -131,36 +129,7 @@ def build_student(solution: Any, setup_source: str | None = None) -> Any:
 
 
 def _answer_problems(lab: Lab, nb: Any) -> list[str]:
-    problems = []
-    ids = [c.get("id") for c in nb.cells]
-    if None in ids or len(set(ids)) != len(ids):
-        problems.append(f"{lab.solution}: every cell needs a unique id (nbformat 4.5).")
-    if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells):
-        problems.append(f"{lab.solution}: no cell tagged 'parameters' (papermill and the "
-                        "grader inject SEED there).")
-    tasks = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("labkit")
-        has_region = cell.cell_type == "code" and BEGIN in cell.source
-        if meta is None and not has_region:
-            continue
-        where = f"{lab.solution}: cell {cell.get('id')}"
-        if meta is None:
-            problems.append(f"{where} has a solution region but no 'labkit' task metadata.")
-            continue
-        if not has_region:
-            problems.append(f"{where} is an answer cell without a '{BEGIN}' region.")
-        if not isinstance(meta.get("task"), str) or not isinstance(meta.get("points"), int):
-            problems.append(f"{where}: labkit metadata needs a 'task' name and integer 'points'.")
-        elif cell.get("id") != f"task-{meta['task']}":
-            problems.append(f"{where}: the answer cell of task {meta['task']!r} must have id "
-                            f"'task-{meta['task']}'.")
-        tasks.append(meta.get("task"))
-    if not tasks:
-        problems.append(f"{lab.solution}: no answer cell (code cell with labkit task metadata).")
-    if len(set(tasks)) != len(tasks):
-        problems.append(f"{lab.solution}: task names must be unique, got {tasks}.")
-    return problems
+    return [f"{lab.solution}: {problem}" for problem in contract.problems(nb, solution=True)]
 
 
 def build_course(root: str | Path | None = None) -> list[Path]:
@@ -223,6 +192,8 @@ def check_course(root: str | Path | None = None) -> list[str]:
         except ValueError as exc:
             problems.append(str(exc))
             continue
+        # The grader's own validator: a lab it would refuse fails here first.
+        problems += [f"{lab.student}: {p}" for p in contract.problems(student)]
         for cell in student.cells:
             if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
                 problems.append(f"{lab.student}: carries outputs; run `labkit author build`.")

@@ -16,9 +16,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._core import RESULTS_ENV, call_answer, expect, passed, record
+from ._core import (
+    RESULTS_ENV,
+    Example,
+    as_number,
+    call_answer,
+    check_examples,
+    decision,
+    expect,
+    expect_choice,
+    expect_number,
+    passed,
+    record,
+)
 
-__all__ = ["RESULTS_ENV", "call_answer", "expect", "passed", "record"]
+__all__ = ["RESULTS_ENV", "Example", "as_number", "call_answer", "check_examples", "decision",
+           "expect", "expect_choice", "expect_number", "passed", "record"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,19 +1,32 @@
-"""The machinery every lab's checks share: verdicts, answer calls and recording."""
+"""The machinery every lab's checks share: verdicts, answer calls, worked examples,
+decisions and recording.
+
+A lab's checks module is mostly data: the worked examples of each task (with the wrong
+results that plausible slips give, and what to say about them) and the properties a
+correct answer has on the run's data. Inside a check the order is always the same:
+
+1. the worked examples (:func:`check_examples`), so that a slip in shape or sign gets a
+   plain-words message about a case the learner can work out by hand;
+2. the answer on this run's data, :func:`record`\\ ed for the grader;
+3. properties on this run's data, then :func:`passed`.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: Environment variable naming the folder where :func:`record` writes under grading.
-RESULTS_ENV = "LABKIT_RESULTS_DIR"
+from ..contract import RESULTS_ENV
+
 _TASK = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -28,8 +41,22 @@ def expect(condition: Any, task: str, message: str) -> None:
         raise AssertionError(f"{task}: {message}")
 
 
-def call_answer(task: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's function, turning the usual slips into plain-words errors."""
+def call_answer(task: str, func: Callable[..., Any], *args: Any, _case: str = "",
+                **kwargs: Any) -> Any:
+    """Call the learner's function, turning the usual slips into plain-words errors.
+
+    A stub's ``NotImplementedError`` becomes "not implemented yet". When ``_case``
+    describes the input (a worked example), any other exception becomes an
+    ``AssertionError`` naming the case and the error, instead of a traceback from deep
+    inside numpy.
+
+    Examples
+    --------
+    >>> call_answer("t", lambda v: v[5], [1, 2], _case="v=[1, 2]")
+    Traceback (most recent call last):
+    ...
+    AssertionError: t: for v=[1, 2] your function raised IndexError: list index out of range
+    """
     if not callable(func):
         raise AssertionError(f"{task}: expected a function, got {type(func).__name__}.")
     try:
@@ -37,6 +64,146 @@ def call_answer(task: str, func: Callable[..., Any], *args: Any, **kwargs: Any) 
     except NotImplementedError:
         raise AssertionError(f"{task}: not implemented yet (replace the "
                              "`raise NotImplementedError` line with your code).") from None
+    except Exception as exc:
+        if not _case:
+            raise
+        raise AssertionError(f"{task}: for {_case} your function raised "
+                             f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+
+
+@dataclass(frozen=True)
+class Example:
+    """A small case worked out by hand, and the wrong results plausible slips give.
+
+    Attributes
+    ----------
+    args : tuple
+        Positional arguments of the learner's function (deep-copied for each call).
+    want : number or array-like
+        The right result.
+    shown : str
+        How messages describe the case, e.g. ``"y_true=[1, 0], scores=[0.9, 0.2]"``.
+    slips : mapping
+        Wrong result -> what probably went wrong (a sentence for the learner).
+    kwargs : mapping
+        Keyword arguments.
+    why : str
+        What to say when the result is wrong in a way no slip explains.
+    """
+
+    args: tuple[Any, ...]
+    want: Any
+    shown: str
+    slips: Mapping[Any, str] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    why: str = ""
+
+
+def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
+    try:
+        g, w = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return g.shape == w.shape and bool(np.allclose(g, w, rtol=rtol, atol=atol))
+
+
+def _shown(value: Any) -> str:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return f"{type(value).__name__} {str(value)[:60]}"
+    if arr.ndim == 0:
+        return f"{float(arr):.4g}"
+    return np.array2string(arr, precision=4, separator=", ", threshold=12)
+
+
+def check_examples(task: str, func: Callable[..., Any], examples: Sequence[Example], *,
+                   result: Callable[[Any], Any] | None = None, rtol: float = 1e-9,
+                   atol: float = 1e-12) -> None:
+    """Run the learner's function on worked examples; fail on the first wrong one.
+
+    The message names the case, the right result, what the function returned and,
+    where the wrong result matches a known slip, what probably went wrong.
+
+    Parameters
+    ----------
+    task : str
+        The task name.
+    func : callable
+        The learner's function.
+    examples : sequence of Example
+    result : callable, optional
+        Turns the function's return value into what is compared; it may raise
+        ``AssertionError`` with a message (e.g. when a pair was expected).
+    rtol, atol : float
+        Tolerances of the comparison.
+
+    Examples
+    --------
+    >>> halve = Example((4.0,), 2.0, "x=4", slips={8.0: "that is 2x, not x/2."})
+    >>> check_examples("half", lambda x: x / 2, [halve])
+    >>> check_examples("half", lambda x: x * 2, [halve])
+    Traceback (most recent call last):
+    ...
+    AssertionError: half: for x=4 the answer is 2, your function returned 8: that is 2x, not x/2.
+    """
+    for example in examples:
+        got = call_answer(task, func, *copy.deepcopy(example.args), _case=example.shown,
+                          **copy.deepcopy(dict(example.kwargs)))
+        if result is not None:
+            got = result(got)
+        if _close(got, example.want, rtol, atol):
+            continue
+        why = next((msg for wrong, msg in example.slips.items()
+                    if _close(got, wrong, 1e-6, 1e-9)), example.why)
+        expect(False, task, f"for {example.shown} the answer is {_shown(example.want)}, "
+                            f"your function returned {_shown(got)}"
+                            + (f": {why}" if why else "."))
+
+
+def decision(value: Any, *, accepted: Sequence[Any] | None = None,
+             between: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Wrap a decision for :func:`record`, with the answers the grader accepts.
+
+    The grader compares a submission's decision with the *reference solution's*
+    ``accepted`` set or ``between`` interval (with neither, with its value under the
+    reference's tolerances), all computed under the grading seed. What a submission
+    records as accepted is ignored.
+
+    Examples
+    --------
+    >>> decision("b", accepted=["b", "c"])
+    {'decision': 'b', 'accepted': ['b', 'c']}
+    >>> decision(0.3, between=(0.25, 0.4))
+    {'decision': 0.3, 'between': [0.25, 0.4]}
+    """
+    if accepted is not None and between is not None:
+        raise ValueError("give accepted or between, not both")
+    out: dict[str, Any] = {"decision": value}
+    if accepted is not None:
+        out["accepted"] = list(accepted)
+    if between is not None:
+        low, high = (float(v) for v in between)
+        if not low <= high:
+            raise ValueError(f"between needs low <= high, got {between!r}")
+        out["between"] = [low, high]
+    return out
+
+
+def expect_choice(task: str, value: Any, choices: Sequence[str]) -> str:
+    """The learner's answer to a multiple-choice question, checked to be one of ``choices``.
+
+    Examples
+    --------
+    >>> expect_choice("q", " B ", ["a", "b"])
+    'b'
+    """
+    listed = ", ".join(map(repr, choices))
+    expect(isinstance(value, str), task,
+           f"answer with one of {listed} (a string), got {type(value).__name__}.")
+    answer = value.strip().lower()
+    expect(answer in choices, task, f"answer with one of {listed}, got {value!r}.")
+    return answer
 
 
 def as_number(value: Any) -> float:
@@ -64,6 +231,8 @@ def expect_number(task: str, value: Any) -> float:
 def _plain(value: Any) -> Any:
     if isinstance(value, (str, bool)) or value is None:
         return value
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (str, dict)) for v in value):
+        return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     arr = np.asarray(value)

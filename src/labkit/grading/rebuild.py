@@ -48,40 +48,32 @@ class Rebuilt:
 
 
 def tasks_of(template: Any) -> dict[str, dict[str, Any]]:
-    """Graded tasks of a template, in notebook order: name -> ``{"points", "cell_id"}``.
+    """Graded tasks of a template, in notebook order: name -> ``{"points", "cell_id",
+    "kind"}``.
+
+    The template is validated by :func:`labkit.contract.tasks_of`, the same validator
+    ``labkit author check`` runs.
 
     Raises
     ------
-    ValueError
-        When an answer cell lacks an id ``task-<name>`` or integer points, or a task
-        appears twice: the lab breaks the authoring contract (CONTRIBUTING.md).
+    labkit.contract.ContractError
+        When the template breaks the lab contract (CONTRIBUTING.md).
 
     Examples
     --------
     >>> import nbformat
     >>> nb = nbformat.v4.new_notebook()
-    >>> nb.cells.append(nbformat.v4.new_code_cell("x = 1", id="task-x",
-    ...                 metadata={"labkit": {"task": "x", "points": 2}}))
+    >>> nb.cells = [nbformat.v4.new_code_cell("SEED = 0", metadata={"tags": ["parameters"]}),
+    ...             nbformat.v4.new_code_cell("x = 1", id="task-x",
+    ...                 metadata={"labkit": {"task": "x", "points": 2}}),
+    ...             nbformat.v4.new_code_cell("check(x)", id="check-x")]
     >>> tasks_of(nb)
-    {'x': {'points': 2, 'cell_id': 'task-x'}}
+    {'x': {'points': 2, 'cell_id': 'task-x', 'kind': 'function'}}
     """
-    tasks: dict[str, dict[str, Any]] = {}
-    for cell in template.cells:
-        meta = cell.get("metadata", {}).get("labkit")
-        if cell.cell_type != "code" or not meta or "task" not in meta:
-            continue
-        name, points = meta["task"], meta.get("points")
-        if cell.get("id") != f"task-{name}":
-            raise ValueError(f"answer cell of task {name!r} has id {cell.get('id')!r}; the "
-                             f"contract wants 'task-{name}'. Fix the solution and rebuild.")
-        if not isinstance(points, int) or isinstance(points, bool) or points < 0:
-            raise ValueError(f"task {name!r} needs integer points >= 0, got {points!r}")
-        if name in tasks:
-            raise ValueError(f"task {name!r} has two answer cells in the template")
-        tasks[name] = {"points": points, "cell_id": cell["id"]}
-    if not tasks:
-        raise ValueError("the template has no answer cells (metadata labkit.task); is it a lab?")
-    return tasks
+    from ..contract import tasks_of as contract_tasks
+
+    return {name: {"points": task.points, "cell_id": task.cell_id, "kind": task.kind}
+            for name, task in contract_tasks(template).items()}
 
 
 def read_notebook(data: bytes, *, max_bytes: int) -> Any:
@@ -150,13 +142,16 @@ def rebuild(template: Any, submission: Any) -> Rebuilt:
     --------
     >>> import nbformat
     >>> tpl = nbformat.v4.new_notebook()
-    >>> tpl.cells.append(nbformat.v4.new_code_cell("raise NotImplementedError", id="task-x",
-    ...                  metadata={"labkit": {"task": "x", "points": 1}}))
+    >>> tpl.cells = [
+    ...     nbformat.v4.new_code_cell("SEED = 0", metadata={"tags": ["parameters"]}),
+    ...     nbformat.v4.new_code_cell("raise NotImplementedError", id="task-x",
+    ...                               metadata={"labkit": {"task": "x", "points": 1}}),
+    ...     nbformat.v4.new_code_cell("check(x)", id="check-x")]
     >>> sub = copy.deepcopy(tpl)
-    >>> sub.cells[0].source = "x = 42"
-    >>> sub.cells[0].metadata["tags"] = ["skip-execution"]
+    >>> sub.cells[1].source = "x = 42"
+    >>> sub.cells[1].metadata["tags"] = ["skip-execution"]
     >>> out = rebuild(tpl, sub).notebook
-    >>> out.cells[0].source, out.cells[0].metadata.get("tags"), out.cells[-1].id
+    >>> out.cells[1].source, out.cells[1].metadata.get("tags"), out.cells[-1].id
     ('x = 42', None, 'labkit-grade-end')
     """
     import nbformat
