@@ -13,7 +13,7 @@ PYTEST := $(BIN)/python -m pytest
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 JOBS ?= 2
 
-.PHONY: help venv book labs lab check-labs execute lint unit notebooks seeds book-test test bench sysdeps clean
+.PHONY: help venv book labs lab check-labs execute lint unit grading notebooks seeds book-test test bench sysdeps clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -66,8 +66,13 @@ lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff check --select F,E9 solutions labs
 
+# Unit tier: no kernels, under a minute.
 unit: venv
-	$(PYTEST) -q -n $(JOBS) --dist loadfile --doctest-modules -m "not notebooks and not book" tests src/labkit
+	$(PYTEST) -q -n $(JOBS) --dist loadfile --doctest-modules -m "not notebooks and not book and not grading" tests src/labkit
+
+# Grading tier: labkit grade on the fixture lab, hostile submissions and every real lab.
+grading: venv
+	$(PYTEST) -q -n $(JOBS) --dist loadfile -m grading tests
 
 # nbval: stored outputs of every solution must reproduce; then papermill with SEED=1
 # and every student lab up to its first stub.
@@ -84,7 +89,7 @@ seeds: venv
 book-test: venv
 	SCREENSHOT_DIR=$(CURDIR)/_build/screenshots $(PYTEST) -q -m book tests
 
-test: venv sysdeps lint check-labs unit notebooks book-test
+test: venv sysdeps lint check-labs unit notebooks grading book-test
 
 bench: venv
 	$(BIN)/python bench/bench_labs.py

@@ -1,10 +1,13 @@
-"""Grading the course's real labs: the solution scores full marks, the untouched student
-lab scores zero with 'not implemented' reasons, and a plausibly wrong answer loses
-exactly its task's points.
+"""Grading the course's real labs, driven by the course file.
 
-Lab 01 runs in the default test run; the other labs are marked ``notebooks`` (each
-costs a reference run and three submissions, 30-60 s on 2 cores). Add a plausible slip
-to ``WRONG`` for each new lab; without one, that test is skipped for it.
+For every available lab, one ``labkit grade`` run (two workers, a fixed grading seed)
+grades the solution, the untouched student lab, and one submission per plausible slip
+named in ``course.yml``. Then:
+
+- the solution scores full marks;
+- the untouched lab scores zero, every task "not implemented";
+- each slip loses exactly its task's points, and the feedback shows that the lab's own
+  self-check caught it: the grader is never more lenient than the notebook.
 """
 
 from __future__ import annotations
@@ -16,78 +19,85 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.course import list_labs
+from labkit.course import load_course
 from labkit.grading import Limits, grade
 
 ROOT = Path(__file__).resolve().parents[1]
-LABS = list_labs(ROOT) if (ROOT / "solutions").is_dir() else []
-LIMITS = Limits(cell_timeout=120, submission_timeout=300)
+COURSE = load_course(ROOT)
+LABS = [lab for lab in COURSE.labs if lab.available(ROOT)]
+LIMITS = Limits(cell_timeout=180, submission_timeout=400)
+SEED = 20261126
 
-# A plausible slip per lab: (task, old text, new text) applied to the answer cell.
-WRONG = {
-    "01": ("expected_cost", "cost_fn * missed.sum() + cost_fp * false_alarms.sum()",
-           "cost_fp * missed.sum() + cost_fn * false_alarms.sum()"),
-    "02": ("expected_acceptance", "(hits * np.asarray(examine_prob)).sum(axis=1).mean()",
-           "(hits * np.asarray(examine_prob)).mean()"),
-}
+pytestmark = pytest.mark.grading
 
 
-def _params():
-    for lab in LABS:
-        marks = [] if lab.number == "01" else [pytest.mark.notebooks]
-        yield pytest.param(lab, id=lab.slug, marks=marks)
+def _slip_id(index: int) -> str:
+    return f"slip-{index:02d}"
 
 
-@pytest.fixture(scope="module", params=list(_params()))
-def graded(request, tmp_path_factory):
-    lab = request.param
-    base = tmp_path_factory.mktemp(f"lab{lab.number}")
-    subs = base / "subs"
-    subs.mkdir()
-    shutil.copy(lab.solution, subs / "solution.ipynb")
-    shutil.copy(lab.student, subs / "untouched.ipynb")
-    if lab.number in WRONG:
-        task, old, new = WRONG[lab.number]
-        nb = nbformat.read(lab.solution, as_version=4)
-        cell = next(c for c in nb.cells if c.get("id") == f"task-{task}")
-        assert old in cell.source, "the solution changed: update WRONG in this test"
-        cell.source = cell.source.replace(old, new)
-        nbformat.write(nb, subs / "wrong.ipynb")
-    summary = grade(lab.number, subs, base / "out", workers=2, seed=20261126,
-                    course_root=ROOT, limits=LIMITS, progress=False)
-    with open(base / "out" / "grades.csv", newline="") as handle:
-        rows = {row["id"]: row for row in csv.DictReader(handle)}
-    tasks = [name for name in next(iter(rows.values())) if name not in
-             ("id", "total", "max", "status", "reason")]
-    return lab, rows, tasks, summary
+class _Gradebooks:
+    """Grades each lab once, on first use, and keeps its rows and records."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory, self.done = factory, {}
+
+    def __call__(self, lab):
+        if lab.number not in self.done:
+            base = self.factory.mktemp(f"lab{lab.number}")
+            subs = base / "subs"
+            subs.mkdir()
+            shutil.copy(lab.solution(ROOT), subs / "solution.ipynb")
+            shutil.copy(lab.student(ROOT), subs / "untouched.ipynb")
+            solution = nbformat.read(lab.solution(ROOT), as_version=4)
+            for index, slip in enumerate(lab.slips):
+                nbformat.write(slip.apply(solution), subs / f"{_slip_id(index)}.ipynb")
+            summary = grade(lab.number, subs, base / "out", workers=2, seed=SEED,
+                            course_root=ROOT, limits=LIMITS, progress=False)
+            with open(base / "out" / "grades.csv", newline="") as handle:
+                rows = {row["id"]: row for row in csv.DictReader(handle)}
+            records = {r["id"]: r for r in summary.records}
+            self.done[lab.number] = rows, records
+        return self.done[lab.number]
 
 
-pytestmark = pytest.mark.skipif(not LABS, reason="no labs in solutions/ yet")
+@pytest.fixture(scope="session")
+def gradebooks(tmp_path_factory) -> _Gradebooks:
+    return _Gradebooks(tmp_path_factory)
 
 
-def test_solution_scores_full_marks(graded):
-    _, rows, _, _ = graded
+@pytest.mark.parametrize("lab", LABS, ids=[lab.slug for lab in LABS])
+def test_solution_scores_full_marks(gradebooks, lab):
+    rows, _ = gradebooks(lab)
     row = rows["solution"]
     assert row["status"] == "graded", row["reason"]
     assert row["total"] == row["max"] and int(row["max"]) > 0
 
 
-def test_untouched_lab_scores_zero_with_not_implemented_reasons(graded):
-    _, rows, tasks, summary = graded
+@pytest.mark.parametrize("lab", LABS, ids=[lab.slug for lab in LABS])
+def test_untouched_lab_scores_zero_with_not_implemented_reasons(gradebooks, lab):
+    rows, records = gradebooks(lab)
     row = rows["untouched"]
     assert row["status"] == "not-implemented", row["reason"]
     assert row["total"] == "0"
-    record = next(r for r in summary.records if r["id"] == "untouched")
-    assert [t["state"] for t in record["tasks"]] == ["not-implemented"] * len(tasks)
+    states = {t["task"]: t["state"] for t in records["untouched"]["tasks"]}
+    assert set(states.values()) == {"not-implemented"}, states
 
 
-def test_wrong_answer_loses_exactly_its_points(graded):
-    lab, rows, tasks, _ = graded
-    if lab.number not in WRONG:
-        pytest.skip(f"no plausible slip written for lab {lab.number}")
-    wrong_task = WRONG[lab.number][0]
-    solution, wrong = rows["solution"], rows["wrong"]
+SLIPS = [(lab, index, slip) for lab in LABS for index, slip in enumerate(lab.slips)]
+
+
+@pytest.mark.parametrize("lab, index, slip", SLIPS,
+                         ids=[f"{lab.slug}-{slip.task}-{i}" for lab, i, slip in SLIPS])
+def test_each_slip_loses_exactly_its_tasks_points(gradebooks, lab, index, slip):
+    rows, records = gradebooks(lab)
+    solution, wrong = rows["solution"], rows[_slip_id(index)]
+    tasks = [t["task"] for t in records["solution"]["tasks"]]
+    assert slip.task in tasks
     for task in tasks:
-        expected = "0" if task == wrong_task else solution[task]
-        assert wrong[task] == expected, (task, wrong["reason"])
-    assert int(wrong["total"]) == int(solution["total"]) - int(solution[wrong_task])
+        expected = "0" if task == slip.task else solution[task]
+        assert wrong[task] == expected, (slip.name, task, wrong["reason"])
+    assert int(wrong["total"]) == int(solution["total"]) - int(solution[slip.task])
+    assert wrong["status"] == "graded", wrong["reason"]
+    verdict = next(t for t in records[_slip_id(index)]["tasks"] if t["task"] == slip.task)
+    assert "self-check" in verdict["message"], (
+        f"the notebook's self-check did not catch slip {slip.name!r}: {verdict['message']}")

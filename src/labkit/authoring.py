@@ -22,7 +22,15 @@ from typing import Any
 
 from . import contract
 from .contract import BEGIN, END, SETUP_ID, SOLUTION_ONLY_TAG
-from .course import Lab, colab_setup_source, find_root, list_labs, repository
+from .course import (
+    Lab,
+    colab_setup_source,
+    course_problems,
+    find_root,
+    list_labs,
+    repository,
+    write_generated,
+)
 
 __all__ = ["build_student", "build_course", "check_course", "execute_in_place"]
 
@@ -133,7 +141,8 @@ def _answer_problems(lab: Lab, nb: Any) -> list[str]:
 
 
 def build_course(root: str | Path | None = None) -> list[Path]:
-    """Regenerate every ``labs/`` notebook and setup cell from ``solutions/``.
+    """Regenerate every ``labs/`` notebook and setup cell from ``solutions/``, and the
+    files generated from the course file (``_toc.yml``, the lab tables).
 
     Returns the paths written (unchanged files are not rewritten, so timestamps and
     git stay quiet).
@@ -158,7 +167,7 @@ def build_course(root: str | Path | None = None) -> list[Path]:
         _write(build_student(solution, setup), lab.student)
         if lab.student.read_text(encoding="utf-8") != before:
             written.append(lab.student)
-    return written
+    return written + write_generated(root)
 
 
 def check_course(root: str | Path | None = None) -> list[str]:
@@ -168,7 +177,10 @@ def check_course(root: str | Path | None = None) -> list[str]:
     root = find_root(root)
     setup = colab_setup_source(*repository(root))
     labs = list_labs(root)
-    problems = []
+    try:
+        problems = course_problems(root)
+    except (FileNotFoundError, ValueError) as exc:
+        problems = [str(exc)]
     known = {lab.student.name for lab in labs}
     for extra in sorted((root / "labs").glob("*.ipynb")):
         if extra.name not in known:
