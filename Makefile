@@ -45,7 +45,7 @@ sysdeps:
 
 book: venv
 	$(BIN)/labkit author check
-	$(BIN)/jupyter-book build -W -n --keep-going .
+	$(BIN)/python -m labkit.reproducible $(BIN)/jupyter-book build -W -n --keep-going .
 	@echo; echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
 labs: venv
@@ -74,10 +74,13 @@ unit: venv
 grading: venv
 	$(PYTEST) -q -n $(JOBS) --dist loadfile -m grading tests
 
-# nbval: stored outputs of every solution must reproduce; then papermill with SEED=1
-# and every student lab up to its first stub.
+# nbval: stored outputs of every solution must reproduce in the pinned numeric
+# environment (labkit.reproducible, applied by tests/conftest.py), and again with this
+# machine made to compute like an older CPU; then papermill with SEED=1 and every
+# student lab up to its first stub.
 notebooks: venv
 	$(PYTEST) -q -n $(JOBS) --dist loadfile $(NBVAL) solutions
+	LABKIT_OTHER_CPU=1 $(PYTEST) -q -n $(JOBS) --dist loadfile $(NBVAL) solutions
 	$(PYTEST) -q -n $(JOBS) --dist loadfile -m notebooks tests
 
 # Slower, not in `make test`: every solution under more seeds, e.g. SEEDS="2 3 4 5 6".

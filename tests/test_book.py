@@ -33,16 +33,6 @@ pytest.importorskip("jupyter_book")
 pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parents[1]
-# Part I pages and the glued figures each must show (keys glued by the solutions).
-PART1_FIGURES = {
-    "book/01-project-setup/goals-and-ux": ["lab01-topk"],
-    "book/01-project-setup/performance-constraints": ["lab01-pr-curve", "lab01-cost-curve"],
-    "book/01-project-setup/evaluation-and-personalization": [
-        "lab02-loss-vs-metric",
-        "lab02-offline-vs-online",
-        "lab02-strategy-vs-data",
-    ],
-}
 
 
 def _jupyter_book() -> list[str]:
@@ -154,11 +144,25 @@ def _glued_png_names(notebook: Path) -> dict[str, str]:
     return names
 
 
-def test_part1_pages_show_the_lab_figures(built):
+def _figures_by_page() -> dict[str, list[str]]:
+    """Page -> glue keys it must paste, from the course file (available labs only)."""
+    from labkit.course import load_course
+
+    pages: dict[str, list[str]] = {}
+    for lab in load_course(ROOT).labs:
+        if lab.available(ROOT):
+            for key, page in lab.figures.items():
+                pages.setdefault(page, []).append(key)
+    return pages
+
+
+def test_chapter_pages_show_the_lab_figures(built):
     glued = {}
     for notebook in sorted((ROOT / "solutions").glob("*.ipynb")):
         glued.update(_glued_png_names(notebook))
-    for docname, keys in PART1_FIGURES.items():
+    figures = _figures_by_page()
+    assert figures, "course.yml names no figures"
+    for docname, keys in figures.items():
         page = built["html"] / f"{docname}.html"
         text = page.read_text(encoding="utf8")
         imgs = [img for img in _parse(page).imgs if "_images/" in (img.get("src") or "")]

@@ -226,16 +226,20 @@ def check_course(root: str | Path | None = None) -> list[str]:
 def execute_in_place(path: str | Path, timeout: int = 600) -> None:
     """Execute a solution notebook top to bottom and store its outputs in the file.
 
-    The kernel runs in the notebook's folder, as in the book and under nbval. Timing
+    The kernel runs in the pinned numeric environment of :mod:`labkit.reproducible`;
+    it runs in the notebook's folder, as in the book and under nbval. Timing
     metadata is not recorded so that re-executing leaves the file unchanged when the
     outputs are.
     """
     from nbclient import NotebookClient
 
+    from .reproducible import pinned
+
     path = Path(path)
     nb = _read(path)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    with pinned():  # the kernel computes in the environment nbval checks in
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
     for key in _VOLATILE_NB_KEYS:
         nb.metadata.pop(key, None)
     _write(nb, path)

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ._validation import check_1d, check_float, check_same_length
 
-__all__ = ["confusion_at_threshold", "operating_points"]
+__all__ = ["RANK_DECIMALS", "confusion_at_threshold", "operating_points", "stable_argmax",
+           "stable_argsort"]
 
 
 def _labels_and_scores(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -122,3 +123,69 @@ def operating_points(y_true: Any, scores: Any, thresholds: Any,
             "flagged": flagged,
         })
     return pd.DataFrame(rows, index=pd.Index(names) if names is not None else None)
+
+
+#: Decimals kept before ranking: far coarser than a last-bit difference between CPUs
+#: (about 1e-16 relative), far finer than any real difference between two scores.
+RANK_DECIMALS = 9
+
+
+def _rounded_scores(scores: Any) -> np.ndarray:
+    s = np.asarray(scores)
+    if s.ndim not in (1, 2) or s.size == 0:
+        raise ValueError(f"scores must be a non-empty 1-d or 2-d array, got shape {s.shape}.")
+    if s.dtype.kind not in "biuf":
+        raise TypeError(f"scores must be numbers, got dtype {s.dtype}.")
+    s = s.astype(float)
+    if np.isnan(s).any():
+        raise ValueError("scores contain NaN; rank only finite scores (impute or drop them).")
+    scale = np.nanmax(np.abs(s), axis=-1, keepdims=True)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    # Relative rounding: two scores within ~1e-9 of the row's largest are a tie.
+    return np.round(s / scale, RANK_DECIMALS)
+
+
+def stable_argsort(scores: Any, *, descending: bool = True) -> np.ndarray:
+    """Rank scores so that near-ties break the same way on every CPU.
+
+    Scores are rounded (relative to each row's largest magnitude) to
+    :data:`RANK_DECIMALS` decimals, and ties go to the lower index. Two CPUs that differ
+    in the last bits of a score then produce the same order, where ``np.argsort`` would
+    let the last bits decide.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,) or (n_rows, n)
+        Scores; each row is ranked separately.
+    descending : bool
+        Highest score first (default).
+
+    Returns
+    -------
+    ndarray of int
+        Indices that sort each row.
+
+    Examples
+    --------
+    >>> stable_argsort([0.3, 0.7, 0.7 + 1e-15, 0.1])
+    array([1, 2, 0, 3])
+    >>> stable_argsort([[1.0, 3.0, 2.0]], descending=False)
+    array([[0, 2, 1]])
+    """
+    s = _rounded_scores(scores)
+    return np.argsort(-s if descending else s, axis=-1, kind="stable")
+
+
+def stable_argmax(scores: Any) -> np.ndarray | int:
+    """Index of the highest score (per row), near-ties to the lower index on every CPU.
+
+    Examples
+    --------
+    >>> stable_argmax([0.2, 0.5 + 1e-15, 0.5])
+    1
+    >>> stable_argmax([[0.1, 0.9], [0.4, 0.4]])
+    array([1, 0])
+    """
+    order = stable_argsort(scores)
+    first = order[..., 0]
+    return int(first) if np.ndim(first) == 0 else first

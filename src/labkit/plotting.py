@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["glue"]
 
 
-def glue(name: str, obj: Any, display: bool = True) -> None:
+def glue(name: str, obj: Any, display: bool = True, *, alt: str | None = None) -> None:
     """Display ``obj`` and tag the output so the book can paste it elsewhere by ``name``.
 
     This writes the same output as ``myst_nb.glue`` (a display with ``scrapbook``
@@ -28,6 +28,15 @@ def glue(name: str, obj: Any, display: bool = True) -> None:
         A matplotlib figure, a number, a string or a pandas object.
     display : bool
         Show the object in the notebook as well (default), or only store it.
+    alt : str
+        Required for a figure: what the figure shows, in a sentence or two, for readers
+        who cannot see it. It is stored in the output's metadata
+        (``metadata["labkit"]["alt"]``) and becomes the image's alt text in the book.
+
+    Raises
+    ------
+    ValueError
+        When the name is empty, or a figure comes without alt text.
 
     Examples
     --------
@@ -35,6 +44,9 @@ def glue(name: str, obj: Any, display: bool = True) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError("glue needs a non-empty string name, e.g. 'lab01-cost-curve'.")
+    if _is_figure(obj) and (not isinstance(alt, str) or len(alt.strip()) < 10):
+        raise ValueError(f"glue({name!r}, fig) needs alt=: a sentence saying what the figure "
+                         "shows, for readers who cannot see it.")
     from IPython.display import display as ipy_display
 
     if _is_figure(obj):
@@ -45,6 +57,8 @@ def glue(name: str, obj: Any, display: bool = True) -> None:
         mimebundle, metadata = format_display_data(obj)
     prefix = "" if display else "application/papermill.record/"
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    if alt:
+        metadata["labkit"] = {"alt": " ".join(alt.split())}
     ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
 
 
