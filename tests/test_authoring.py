@@ -38,9 +38,48 @@ def _solution() -> nbformat.NotebookNode:
     return nb
 
 
+COURSE_YML = """\
+front: {caption: Start, pages: [book/start]}
+parts:
+  - key: one
+    caption: "Part I: One"
+    overview: {file: book/one/index, title: Overview}
+    pages: [book/one/demo]
+back: []
+references: ""
+labs:
+  - number: "01"
+    slug: 01-demo
+    title: Demo
+    part: one
+    section: book/one/demo
+    claim: Doubling works.
+    figures: {lab01-fig: book/one/demo}
+    slips:
+      - task: double
+        name: triples instead
+        replace: [["y = 2 * x", "y = 3 * x"]]
+  - number: "02"
+    slug: 02-later
+    title: Later
+    part: one
+    claim: Not written yet.
+"""
+MARKED = ("# Course\n\n<!-- labkit:lab-table:start (generated from course.yml by "
+          "`labkit author build`) -->\n<!-- labkit:lab-table:end -->\n")
+
+
 @pytest.fixture
 def course(tmp_path: Path) -> Path:
     (tmp_path / "_config.yml").write_text(CONFIG)
+    (tmp_path / "course.yml").write_text(COURSE_YML)
+    for page, text in {"book/start": "# Start", "book/one/index": "# One",
+                       "book/one/demo": "# Demo\n[lab](../../labs/01-demo.ipynb)\nlab01-fig"
+                       }.items():
+        (tmp_path / f"{page}.md").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"{page}.md").write_text(text)
+    (tmp_path / "README.md").write_text(MARKED)
+    (tmp_path / "index.md").write_text(MARKED)
     (tmp_path / "solutions").mkdir()
     nbformat.write(_solution(), tmp_path / "solutions" / "01-demo.ipynb")
     return tmp_path
@@ -83,7 +122,8 @@ def test_malformed_regions_are_reported(source, words):
 
 def test_build_then_check_passes_and_is_idempotent(course):
     written = build_course(course)
-    assert {p.name for p in written} == {"01-demo.ipynb"} and len(written) == 2
+    assert sorted(p.name for p in written) == ["01-demo.ipynb", "01-demo.ipynb", "README.md",
+                                               "_toc.yml", "index.md"]
     assert check_course(course) == []
     assert build_course(course) == []  # nothing changes the second time
     solution = nbformat.read(course / "solutions" / "01-demo.ipynb", as_version=4)
@@ -149,7 +189,7 @@ def test_check_enforces_the_hint_policy(course, hint, words):
 def test_check_reports_a_corrupt_solution_instead_of_crashing(course):
     (course / "solutions" / "01-demo.ipynb").write_text("{not json")
     problems = check_course(course)
-    assert len(problems) == 1 and "not a readable notebook" in problems[0]
+    assert any("not a readable notebook" in p for p in problems), problems
 
 
 def test_cli_author_commands_exit_codes(course, capsys):
@@ -191,3 +231,57 @@ def test_book_config_copy_overrides_execution_and_absolutises_extensions(course,
     assert config["execute"]["execute_notebooks"] == "off"
     assert config["sphinx"]["local_extensions"]["ext"] == str(course.resolve() / "book/_ext")
     assert "execute" not in yaml.safe_load((course / "_config.yml").read_text())
+
+
+def test_build_generates_the_toc_and_lab_tables_from_the_course_file(course):
+    build_course(course)
+    toc = (course / "_toc.yml").read_text()
+    assert "labs/01-demo" in toc and "solutions/01-demo" in toc
+    assert "02-later" not in toc, "a lab without a solution is not in the book yet"
+    readme = (course / "README.md").read_text()
+    assert "labs/01-demo.ipynb" in readme and "Later *(coming)*" in readme
+    assert check_course(course) == []
+    (course / "_toc.yml").write_text(toc.replace("labs/01-demo", "labs/01-gone"))
+    assert any("_toc.yml: stale" in p for p in check_course(course))
+
+
+def test_check_finds_a_lab_missing_from_the_course_file(course):
+    build_course(course)
+    shutil.copy(course / "solutions" / "01-demo.ipynb", course / "solutions" / "03-extra.ipynb")
+    assert any("no entry for lab 03" in p for p in check_course(course))
+
+
+def test_check_finds_a_section_that_forgets_the_lab_or_its_figure(course):
+    build_course(course)
+    (course / "book" / "one" / "demo.md").write_text("# Demo without links")
+    problems = "\n".join(check_course(course))
+    assert "does not link the lab" in problems and "does not paste figure" in problems
+
+
+def test_a_slip_is_applied_to_its_answer_cell_only(course):
+    from labkit.course import load_course
+
+    slip = load_course(course).lab("01").slips[0]
+    solution = nbformat.read(course / "solutions" / "01-demo.ipynb", as_version=4)
+    wrong = slip.apply(solution)
+    assert "y = 3 * x" in next(c for c in wrong.cells if c.id == "task-double").source
+    assert "y = 2 * x" in next(c for c in solution.cells if c.id == "task-double").source
+    solution.cells[3].source = "def double(x):\n    return x + x"
+    with pytest.raises(ValueError, match="update the slip"):
+        slip.apply(solution)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda t: t.replace("part: one\n    section", "part: two\n    section"), "is not one of"),
+    (lambda t: t.replace("slug: 01-demo", "slug: 1-demo"), "must look like"),
+    (lambda t: t.replace('replace: [["y = 2 * x", "y = 3 * x"]]', "replace: oops"),
+     "wrong type"),
+    (lambda t: t + "  - {number: '02', slug: 02-x, title: X, part: one}\n", "unique"),
+])
+def test_a_malformed_course_file_is_named(course, edit, words):
+    from labkit.course import load_course
+
+    path = course / "course.yml"
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(ValueError, match=words):
+        load_course(course)

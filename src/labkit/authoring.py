@@ -149,12 +149,19 @@ def build_course(root: str | Path | None = None) -> list[Path]:
     """
     root = find_root(root)
     setup = colab_setup_source(*repository(root))
-    written = []
+    written: list[Path] = []
+    failed: list[str] = []
     for lab in list_labs(root):
-        solution = _read(lab.solution)
+        try:
+            solution = _read(lab.solution)
+        except ValueError as exc:
+            failed.append(str(exc))
+            continue
         problems = _answer_problems(lab, solution)
         if problems:
-            raise ValueError("Cannot build the student version:\n  " + "\n  ".join(problems))
+            # One broken lab must not stop the others from being built.
+            failed += problems
+            continue
         # The setup cell lives in the solution too (it is the source of truth).
         for cell in solution.cells:
             if cell.get("id") == SETUP_ID:
@@ -164,10 +171,19 @@ def build_course(root: str | Path | None = None) -> list[Path]:
         if lab.solution.read_text(encoding="utf-8") != before:
             written.append(lab.solution)
         before = lab.student.read_text(encoding="utf-8") if lab.student.exists() else None
-        _write(build_student(solution, setup), lab.student)
+        try:
+            student = build_student(solution, setup)
+        except ValueError as exc:
+            failed.append(str(exc))
+            continue
+        _write(student, lab.student)
         if lab.student.read_text(encoding="utf-8") != before:
             written.append(lab.student)
-    return written + write_generated(root)
+    written += write_generated(root)
+    if failed:
+        raise ValueError("Cannot build the student version of every lab (the others were "
+                         "built):\n  " + "\n  ".join(failed))
+    return written
 
 
 def check_course(root: str | Path | None = None) -> list[str]:

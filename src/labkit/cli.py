@@ -19,7 +19,7 @@ def _author_build(args: argparse.Namespace) -> int:
     written = build_course(args.root)
     for path in written:
         print(f"wrote {path}")
-    print(f"{len(written)} notebook(s) updated" if written else "labs/ already up to date")
+    print(f"{len(written)} file(s) updated" if written else "labs/ already up to date")
     return 0
 
 
