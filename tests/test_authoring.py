@@ -285,3 +285,28 @@ def test_a_malformed_course_file_is_named(course, edit, words):
     path.write_text(edit(path.read_text()))
     with pytest.raises(ValueError, match=words):
         load_course(course)
+
+
+def test_a_fix_task_gives_the_learner_the_buggy_code():
+    nb = _solution()
+    answer = nb.cells[3]
+    answer.source = ("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
+                     "    ### END SOLUTION\n    ### BEGIN STUDENT\n    # return 2 + x\n"
+                     "    ### END STUDENT")
+    answer.metadata["labkit"].update(kind="fix", hint="Fix the doubling.")
+    student = next(c for c in build_student(nb).cells if c.id == "task-double").source
+    assert student == "def double(x):\n    # Fix the doubling.\n    return 2 + x"
+    namespace: dict = {}
+    exec(answer.source, namespace)
+    assert namespace["double"](3) == 6, "the solution runs without the commented bug"
+
+
+def test_a_student_region_must_be_commented_out_and_match_the_kind(course):
+    path = course / "solutions" / "01-demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[3].source += "\n### BEGIN STUDENT\nKEEP = 2\n### END STUDENT"
+    with pytest.raises(ValueError, match="not commented out"):
+        build_student(nb)
+    nb.cells[3].source = nb.cells[3].source.replace("KEEP = 2", "# KEEP = 2")
+    nbformat.write(nb, path)
+    assert "belongs to a task of kind 'fix'" in "\n".join(check_course(course))

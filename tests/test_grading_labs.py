@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from labkit.contract import tasks_of
 from labkit.course import load_course
 from labkit.grading import Limits, grade
 
@@ -75,12 +76,17 @@ def test_solution_scores_full_marks(gradebooks, lab):
 
 @pytest.mark.parametrize("lab", LABS, ids=[lab.slug for lab in LABS])
 def test_untouched_lab_scores_zero_with_not_implemented_reasons(gradebooks, lab):
+    """Stubs are "not implemented"; the buggy starting code of a fix task fails its check."""
     rows, records = gradebooks(lab)
     row = rows["untouched"]
-    assert row["status"] == "not-implemented", row["reason"]
-    assert row["total"] == "0"
+    assert row["total"] == "0", row["reason"]
+    kinds = {name: task.kind for name, task in
+             tasks_of(nbformat.read(lab.student(ROOT), as_version=4)).items()}
     states = {t["task"]: t["state"] for t in records["untouched"]["tasks"]}
-    assert set(states.values()) == {"not-implemented"}, states
+    assert states == {name: "failed" if kind == "fix" else "not-implemented"
+                      for name, kind in kinds.items()}, states
+    if "fix" not in kinds.values():
+        assert row["status"] == "not-implemented", row["reason"]
 
 
 SLIPS = [(lab, index, slip) for lab in LABS for index, slip in enumerate(lab.slips)]

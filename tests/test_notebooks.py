@@ -25,8 +25,11 @@ def _ids(labs):
     return [lab.slug for lab in labs]
 
 
-def test_every_lab_is_found():
-    assert len(LABS) >= 2, "expected at least labs 01 and 02 in solutions/"
+def test_every_lab_of_the_course_file_with_a_solution_is_tested():
+    from labkit.course import load_course
+
+    available = {lab.slug for lab in load_course(ROOT).labs if lab.available(ROOT)}
+    assert {lab.slug for lab in LABS} == available
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -50,7 +53,8 @@ def test_student_lab_runs_until_its_first_stub(lab):
     """A learner who opens the lab can run every cell before the first answer.
 
     The first failure must be the first task's stub: raised by its answer cell (a value
-    to decide) or by its check cell (a function to write), saying it is not implemented.
+    to decide) or by its check cell (a function to write), saying it is not implemented;
+    for a task of kind ``fix``, its check failing on the buggy starting code.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -58,6 +62,7 @@ def test_student_lab_runs_until_its_first_stub(lab):
     nb = nbformat.read(lab.student, as_version=4)
     first = next(c for c in nb.cells if "labkit" in c.metadata)
     task = first.metadata["labkit"]["task"]
+    fixing = first.metadata["labkit"].get("kind") == "fix"
     client = NotebookClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(lab.student.parent)}})
     with pytest.raises(CellExecutionError) as info:
@@ -67,4 +72,7 @@ def test_student_lab_runs_until_its_first_stub(lab):
     assert [c.id for c in failed] in ([first.id], [f"check-{task}"]), \
         f"the first error should come from task {task!r}, got cells {[c.id for c in failed]}"
     message = str(info.value)
-    assert "NotImplementedError" in message or "not implemented yet" in message
+    if fixing:  # the learner starts from buggy code, which its check must catch
+        assert [c.id for c in failed] == [f"check-{task}"] and "AssertionError" in message
+    else:
+        assert "NotImplementedError" in message or "not implemented yet" in message

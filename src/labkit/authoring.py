@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import contract
-from .contract import BEGIN, END, SETUP_ID, SOLUTION_ONLY_TAG
+from .contract import BEGIN, BEGIN_STUDENT, END, END_STUDENT, SETUP_ID, SOLUTION_ONLY_TAG
 from .course import (
     Lab,
     colab_setup_source,
@@ -61,28 +61,48 @@ def _write(nb: Any, path: Path) -> None:
 
 
 def _stub(source: str, hint: str, where: str) -> str:
-    """Replace each solution region of ``source`` by a ``NotImplementedError`` stub."""
+    """The student version of an answer cell's source.
+
+    Each solution region becomes a stub that raises ``NotImplementedError`` with the
+    hint. In a cell that also has student regions (a task of kind ``fix``: the learner
+    starts from buggy code), solution regions are dropped instead and each student region
+    is uncommented: the learner gets the buggy code, headed by the hint.
+    """
+    lines = source.splitlines()
+    fixing = any(line.strip() == BEGIN_STUDENT for line in lines)
     out: list[str] = []
-    inside = False
-    for number, line in enumerate(source.splitlines(), start=1):
+    region: str | None = None  # "solution", "student" or None
+    indent = ""
+    for number, line in enumerate(lines, start=1):
         marker = line.strip()
-        if marker == BEGIN:
-            if inside:
-                raise ValueError(f"{where}: line {number} opens a solution region inside "
-                                 "another one; close the first with '### END SOLUTION'.")
-            inside = True
+        if marker in (BEGIN, BEGIN_STUDENT):
+            if region is not None:
+                raise ValueError(f"{where}: line {number} opens a region inside another one; "
+                                 f"close the first with '{END}' or '{END_STUDENT}'.")
+            region = "solution" if marker == BEGIN else "student"
             indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}# Your code here: replace the line below.")
-            out.append(f"{indent}raise NotImplementedError({json.dumps(hint)})")
-        elif marker == END:
-            if not inside:
-                raise ValueError(f"{where}: line {number} closes a solution region that was "
-                                 "never opened.")
-            inside = False
-        elif not inside:
+            if region == "solution" and not fixing:
+                out.append(f"{indent}# Your code here: replace the line below.")
+                out.append(f"{indent}raise NotImplementedError({json.dumps(hint)})")
+            elif region == "student":
+                out.append(f"{indent}# {hint}")
+        elif marker in (END, END_STUDENT):
+            if region != ("solution" if marker == END else "student"):
+                raise ValueError(f"{where}: line {number} closes a region that was never "
+                                 "opened.")
+            region = None
+        elif region == "student":
+            body = line[len(indent):] if line.startswith(indent) else line.lstrip()
+            if body and not body.startswith("#"):
+                raise ValueError(f"{where}: line {number} of a student region is not "
+                                 "commented out; in the solution every line of the learner's "
+                                 "starting code starts with '# '.")
+            body = body[2:] if body.startswith("# ") else body[1:]
+            out.append(f"{indent}{body}" if body else "")
+        elif region is None:
             out.append(line)
-    if inside:
-        raise ValueError(f"{where}: a solution region is never closed; add '### END SOLUTION'.")
+    if region is not None:
+        raise ValueError(f"{where}: a region is never closed; add '{END}' or '{END_STUDENT}'.")
     return "\n".join(out)
 
 
@@ -128,7 +148,7 @@ def build_student(solution: Any, setup_source: str | None = None) -> Any:
             if setup_source is not None and cell.get("id") == SETUP_ID:
                 cell.source = setup_source
             task = cell.metadata.get("labkit", {})
-            if BEGIN in cell.source or END in cell.source:
+            if any(m in cell.source for m in (BEGIN, END, BEGIN_STUDENT, END_STUDENT)):
                 where = f"cell {index} (id {cell.get('id', '?')})"
                 cell.source = _stub(cell.source, task.get("hint") or _STUB_DEFAULT_HINT, where)
         cells.append(cell)
@@ -226,7 +246,8 @@ def check_course(root: str | Path | None = None) -> list[str]:
             if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
                 problems.append(f"{lab.student}: carries outputs; run `labkit author build`.")
                 break
-        if any(BEGIN in c.source or END in c.source for c in student.cells):
+        if any(m in c.source for c in student.cells
+               for m in (BEGIN, END, BEGIN_STUDENT, END_STUDENT)):
             problems.append(f"{lab.student}: a solution region leaked into the student lab.")
         try:
             expected = build_student(solution, setup)

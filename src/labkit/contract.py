@@ -40,12 +40,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BEGIN", "END", "KINDS", "PARAMETERS_TAG", "REMOVE_TAG", "RESULTS_ENV",
+__all__ = ["BEGIN", "BEGIN_STUDENT", "END", "END_STUDENT", "KINDS", "PARAMETERS_TAG", "REMOVE_TAG", "RESULTS_ENV",
            "SETUP_ID", "SOLUTION_ONLY_TAG", "ContractError", "Task", "answer_id", "check_id",
            "hint_problem", "problems", "public_seed", "tasks_of"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
+#: Around the learner's starting code of a ``fix`` task, commented out in the solution.
+BEGIN_STUDENT = "### BEGIN STUDENT"
+END_STUDENT = "### END STUDENT"
 SETUP_ID = "colab-setup"
 PARAMETERS_TAG = "parameters"
 SOLUTION_ONLY_TAG = "solution-only"
@@ -55,7 +58,8 @@ RESULTS_ENV = "LABKIT_RESULTS_DIR"
 #: ``function``: the learner writes a function the check calls on many cases.
 #: ``decision``: the learner sets a value or answers a question; the check tests that it
 #: is consistent and the grader compares it with the reference's decision.
-KINDS = ("function", "decision")
+#: ``fix``: the learner starts from buggy code (a student region) and repairs it.
+KINDS = ("function", "decision", "fix")
 MAX_POINTS = 100
 #: A stub hint says what to return or set, in at most this many characters.
 MAX_HINT = 160
@@ -251,7 +255,8 @@ def problems(nb: Any, *, solution: bool = False) -> list[str]:
     tasks, found = _scan(nb)
     if solution:
         for cell in nb.get("cells", []):
-            has_region = cell.get("cell_type") == "code" and BEGIN in cell.get("source", "")
+            has_region = cell.get("cell_type") == "code" and any(
+                m in cell.get("source", "") for m in (BEGIN, BEGIN_STUDENT))
             meta = cell.get("metadata", {}).get("labkit")
             if has_region and meta is None:
                 found.append(f"cell {cell.get('id')}: a solution region outside an answer "
@@ -261,6 +266,12 @@ def problems(nb: Any, *, solution: bool = False) -> list[str]:
             if BEGIN not in cell.source:
                 found.append(f"cell {task.cell_id}: an answer cell without a '{BEGIN}' "
                              "region.")
+            fixing = BEGIN_STUDENT in cell.source
+            if fixing != (task.kind == "fix"):
+                found.append(f"cell {task.cell_id}: " + (
+                    f"a task of kind 'fix' needs a '{BEGIN_STUDENT}' region holding the "
+                    "learner's starting code, commented out." if task.kind == "fix" else
+                    f"a '{BEGIN_STUDENT}' region belongs to a task of kind 'fix'."))
             why = hint_problem(task.hint)
             if why:
                 found.append(f"cell {task.cell_id}: {why}.")
