@@ -1,5 +1,6 @@
 """Unit tests of the grader's parts that need no kernel: reading, rebuilding, verdicts,
-the gradebook and submission discovery."""
+cell states, status words, the gradebook and the command's options. Discovery and
+reading are in test_grading_discover.py, seeds in test_grading_seeds.py."""
 
 from __future__ import annotations
 
@@ -11,17 +12,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.grading import find_submissions
+from labkit.cli import build_parser, main
+from labkit.grading.batch import _status_of
+from labkit.grading.execute import cell_states
 from labkit.grading.rebuild import (
     END_CELL_ID,
     InvalidSubmission,
     read_notebook,
     rebuild,
+    task_spans,
     tasks_of,
 )
-from labkit.grading.report import feedback_name, write_gradebook
+from labkit.grading.report import feedback_name, write_feedback, write_gradebook
 from labkit.grading.sandbox import Limits
-from labkit.grading.verdicts import compare, decide
+from labkit.grading.status import CellState, Outcome, Status, TaskState
+from labkit.grading.verdicts import Verdict, compare, decide
 
 FIXTURE = Path(__file__).parent / "fixtures" / "grading"
 SOLUTION = FIXTURE / "solutions" / "90-fixture.ipynb"
@@ -60,7 +65,8 @@ def test_tasks_of_rejects_a_template_breaking_the_contract(template):
     (b"\xff\xfe\x00bad", "not UTF-8"),
     (b"[1, 2]", "no 'nbformat' version"),
     (b'{"nbformat": 9, "cells": []}', "unsupported notebook format version 9"),
-    (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deep"),
+    (b'{"a": ' * 50000 + b"1" + b"}" * 50000, "nested too deep"),
 ])
 def test_unreadable_files_are_invalid_with_a_reason(data, message):
     with pytest.raises(InvalidSubmission, match=message):
@@ -198,21 +204,6 @@ def test_gradebook_is_rfc4180_and_defuses_formulas(tmp_path):
     assert rows[2][:2] == ["ann", "1"]
 
 
-def test_find_submissions_files_and_folders(tmp_path):
-    (tmp_path / "ann.ipynb").write_text("{}")
-    (tmp_path / "bob").mkdir()
-    (tmp_path / "bob" / "lab.ipynb").write_text("{}")
-    (tmp_path / "cy").mkdir()
-    (tmp_path / "cy" / "a.ipynb").write_text("{}")
-    (tmp_path / "cy" / "b.ipynb").write_text("{}")
-    (tmp_path / "notes.txt").write_text("ignored")
-    (tmp_path / ".DS_Store").write_text("ignored")
-    found = {s.id: s for s in find_submissions(tmp_path)}
-    assert set(found) == {"ann", "bob", "cy"}
-    assert found["bob"].path.name == "lab.ipynb"
-    assert found["cy"].path is None and "2 notebooks" in found["cy"].problem
-
-
 def test_feedback_names_are_safe_and_distinct():
     assert feedback_name("../../etc/passwd") != "passwd.md"
     assert "/" not in feedback_name("../../etc/passwd")
@@ -223,3 +214,121 @@ def test_limits_validate():
     with pytest.raises(ValueError, match="cell_timeout"):
         Limits(cell_timeout=0)
     assert Limits().rlimits()["RLIMIT_NPROC"] == 256
+
+
+def test_deep_json_is_not_called_invalid_json():
+    with pytest.raises(InvalidSubmission) as caught:
+        read_notebook(b"[" * 100000 + b"]" * 100000, max_bytes=2**24)
+    assert "not valid JSON" not in str(caught.value)
+
+
+def test_task_spans_run_from_each_answer_to_the_next(template):
+    spans = task_spans(rebuild(template, template).notebook, tasks_of(template))
+    assert spans["mean"] == ["task-mean", "check-mean"]
+    assert spans["scale"] == ["task-scale", "check-scale"]
+    assert spans["cutoff"] == ["task-cutoff", "check-cutoff", END_CELL_ID]
+
+
+@pytest.mark.parametrize("cells, span, expected", [
+    # the kernel swallowed the interrupt: the cell ended "ok" and the values match
+    ({"task-t": {"state": "timeout"}, "check-t": {"state": "ok"}}, None,
+     "its answer cell ran past the per-cell time limit of 6 s"),
+    ({"task-t": {"state": "ok"}, "check-t": {"state": "timeout"}}, None,
+     "its check cell ran past the per-cell time limit of 6 s"),
+    ({"task-t": {"state": "ok"}, "check-t": {"state": "ok"},
+      "plot-t": {"state": "timeout"}}, ["task-t", "check-t", "plot-t"],
+     "cell plot-t (after its answer cell) ran past the per-cell time limit of 6 s"),
+    ({"task-t": {"state": "timeout", "limit": "submission"}}, None,
+     "its answer cell was still running when the submission ran past its time limit"),
+])
+def test_a_timed_out_cell_costs_its_task_whatever_was_recorded(tmp_path, cells, span,
+                                                                expected):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"task": "t", "values": {"x": 1.0}}))  # the right values
+    verdict = decide("t", 3, {"values": {"x": 1.0}}, path, cells, Outcome.COMPLETED,
+                     span=span, cell_timeout=6)
+    assert (verdict.state, verdict.points, verdict.message) == (TaskState.TIMEOUT, 0, expected)
+
+
+def test_a_timeout_outside_the_tasks_span_does_not_count(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"task": "t", "values": {"x": 1.0}}))
+    cells = {"task-t": {"state": "ok"}, "check-t": {"state": "ok"},
+             "task-u": {"state": "timeout"}}
+    verdict = decide("t", 3, {"values": {"x": 1.0}}, path, cells, Outcome.COMPLETED,
+                     span=["task-t", "check-t"], cell_timeout=6)
+    assert verdict.state == TaskState.PASSED
+
+
+def test_a_missing_answer_cell_is_reported_as_such(tmp_path):
+    cells = {"task-t": {"state": "error", "ename": "NotImplementedError"},
+             "check-t": {"state": "error", "ename": "NotImplementedError"}}
+    verdict = decide("t", 1, {"values": {}}, tmp_path / "none.json", cells, "completed",
+                     answer_found=False)
+    assert verdict.state == TaskState.NOT_IMPLEMENTED
+    assert verdict.message.startswith("answer cell not found")
+    assert "NotImplementedError" not in verdict.message
+
+
+def test_a_task_that_timed_out_makes_the_row_partial():
+    verdicts = [Verdict("a", 2, 2, TaskState.PASSED, "passed"),
+                Verdict("b", 0, 3, TaskState.TIMEOUT, "its answer cell ran past the "
+                        "per-cell time limit of 6 s")]
+    status, reason = _status_of(verdicts, Outcome.COMPLETED, "", [])
+    assert status == Status.PARTIAL and "6 s" in reason and reason.startswith("1/2")
+    status, _ = _status_of(verdicts, Outcome.TIMEOUT, "the submission ran past", [])
+    assert status == Status.TIMEOUT
+
+
+def test_cell_states_come_from_the_runners_events():
+    events = [{"cell": "a", "event": "start"},
+              {"cell": "a", "event": "reply", "status": "ok"},
+              # swallowed the interrupt and finished: still a timeout
+              {"cell": "b", "event": "start"}, {"cell": "b", "event": "timeout"},
+              {"cell": "b", "event": "reply", "status": "ok"},
+              # honoured it: KeyboardInterrupt, and a timeout
+              {"cell": "c", "event": "start"}, {"cell": "c", "event": "timeout"},
+              {"cell": "c", "event": "reply", "status": "error",
+               "ename": "KeyboardInterrupt", "evalue": ""},
+              # raised KeyboardInterrupt itself, quickly: an error, not a timeout
+              {"cell": "d", "event": "start"},
+              {"cell": "d", "event": "reply", "status": "error",
+               "ename": "KeyboardInterrupt", "evalue": ""},
+              # ignored it: no reply ever came
+              {"cell": "e", "event": "start"}, {"cell": "e", "event": "timeout"}]
+    states = {c["id"]: c["state"] for c in cell_states("abcdef", events, killed=True)}
+    assert states == {"a": CellState.OK, "b": CellState.TIMEOUT, "c": CellState.TIMEOUT,
+                      "d": CellState.ERROR, "e": CellState.TIMEOUT, "f": CellState.NOT_RUN}
+    died = cell_states(["x"], [{"cell": "x", "event": "start"}])
+    assert died[0]["state"] == CellState.DIED
+
+
+def test_status_words_are_plain_strings_in_every_output(tmp_path):
+    record = {"id": "ann", "total": 0, "max": 1, "status": Status.PARTIAL,
+              "reason": "why", "notes": {},
+              "tasks": [{"task": "t", "points": 0, "max_points": 1,
+                         "state": TaskState.TIMEOUT, "message": "slow"}]}
+    write_gradebook(tmp_path / "g.csv", {"t": {"points": 1}}, [record])
+    assert "ann,0,0,1,partial,why" in (tmp_path / "g.csv").read_text()
+    assert "(status: partial)" in write_feedback(tmp_path, "Lab", record).read_text()
+    assert json.loads(json.dumps(record))["tasks"][0]["state"] == "timeout"
+    assert {str(s) for s in Status} == {"graded", "partial", "not-implemented", "error",
+                                         "timeout", "killed", "invalid"}
+
+
+def test_grade_takes_root_like_the_author_commands(capsys):
+    args = build_parser().parse_args(["grade", "01", "s", "--out", "o", "--root", "r"])
+    assert args.root == "r"
+    old = build_parser().parse_args(["grade", "01", "s", "--out", "o", "--course-root", "r"])
+    assert old.root == "r" and "deprecated; use --root" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["grade", "--help"])
+    helptext = capsys.readouterr().out
+    assert "--root" in helptext and "--course-root" not in helptext
+
+
+def test_a_missing_course_root_error_names_root(tmp_path, capsys):
+    code = main(["grade", "01", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "--root" in err and "--course-root" not in err

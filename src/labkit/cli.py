@@ -3,7 +3,7 @@
     labkit author build            regenerate labs/ from solutions/
     labkit author check            fail when labs/ are stale, leak answers or carry outputs
     labkit author execute NB...    re-execute solution notebooks in place
-    labkit grade LAB SUBMISSIONS --out DIR
+    labkit grade LAB SUBMISSIONS --out DIR [--root DIR]
 """
 
 from __future__ import annotations

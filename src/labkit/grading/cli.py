@@ -7,8 +7,9 @@ import sys
 
 _DESCRIPTION = """\
 Grade a folder of submitted notebooks of one lab. Each submission's answer cells are
-rebuilt into the lab's template, run under a grading seed in a sandbox with limits,
-and compared with the reference solution run on the same data. Writes DIR/grades.csv,
+rebuilt into the lab's template, run in a sandbox with limits under a grading seed
+(one of a pool drawn from a secret, picked by a keyed hash of the answers), and
+compared with the reference solution run on the same data. Writes DIR/grades.csv,
 DIR/feedback/<id>.md and DIR/log.json; re-running with the same DIR resumes.
 
 exit status: 0 when every submission got a row (whatever its status); non-zero when
@@ -16,18 +17,31 @@ grading could not start: a bad argument, a missing lab or template, or a referen
 solution that does not run cleanly under the grading seed."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``grade`` subcommand to the ``labkit`` command's subparsers.
+class _DeprecatedRoot(argparse.Action):
+    """``--course-root``: the old name of ``--root``; works, and says so."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        print("labkit grade: --course-root is deprecated; use --root", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``grade`` subcommand to the ``labkit`` command's subparsers; returns it.
 
     Examples
     --------
     >>> parser = argparse.ArgumentParser(prog="labkit")
-    >>> register(parser.add_subparsers(dest="command"))
+    >>> grade_parser = register(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["grade", "01", "subs", "--out", "graded"])
-    >>> args.workers, args.cell_timeout
-    (1, 120.0)
+    >>> args.workers, args.cell_timeout, args.seed_pool, args.root
+    (1, 120.0, 4, None)
+    >>> parser.parse_args(["grade", "01", "subs", "--out", "o", "--root", "course"]).root
+    'course'
+    >>> "--root" in grade_parser.format_help(), "--course-root" in grade_parser.format_help()
+    (True, False)
     """
     from .sandbox import Limits
+    from .seeds import POOL_SIZE
 
     defaults = Limits()
     parser = subparsers.add_parser(
@@ -41,9 +55,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="submissions graded in parallel (default: 1)")
     parser.add_argument("--seed", type=int, default=None,
-                        help="grading seed (default: drawn once, kept in DIR)")
-    parser.add_argument("--course-root", default=None,
-                        help="course repository (default: found from the current folder)")
+                        help="makes the grading secret reproducible; use a long random "
+                             "number (default: a random secret, drawn once, kept in DIR)")
+    parser.add_argument("--seed-pool", type=int, default=POOL_SIZE, metavar="K",
+                        help="grading seeds drawn from the secret, one picked per version "
+                             "of the answers; each costs at most one reference run "
+                             "(default: %(default)s)")
+    parser.add_argument("--root", default=None, metavar="DIR",
+                        help="course root (default: search upwards), as in labkit author")
+    # The option's former name: still accepted, no longer shown.
+    parser.add_argument("--course-root", dest="root", action=_DeprecatedRoot,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--cell-timeout", type=float, default=defaults.cell_timeout,
                         help="seconds per cell (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=defaults.submission_timeout,
@@ -60,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="do not use bubblewrap (limits only; not for real grading)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_run)
+    return parser
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -77,9 +100,10 @@ def _run(args: argparse.Namespace) -> int:
                                                               file=sys.stderr)
         try:
             summary = grade(args.lab, args.submissions, args.out, workers=args.workers,
-                            seed=args.seed, course_root=args.course_root, limits=limits,
+                            seed=args.seed, course_root=args.root, limits=limits,
                             sandbox=not args.no_sandbox, progress=not args.no_progress,
-                            max_notebook_mb=args.max_notebook_mb)
+                            max_notebook_mb=args.max_notebook_mb,
+                            seed_pool=args.seed_pool)
         except RuntimeError as exc:
             print(f"labkit grade: error: {exc}", file=sys.stderr)
             return 1

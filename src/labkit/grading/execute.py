@@ -3,13 +3,21 @@
 The grader starts this runner as its own process for every submission (and for the
 reference solution). The runner is trusted code: it drives the kernel through papermill
 and nbclient, but the kernel itself is started through the sandbox's launch prefix, so
-student code never runs in this process. The runner writes ``status.json``: which cells
-ran, failed, timed out or never ran, and how the run ended. It never looks at results;
-verdicts are the grader's business.
+student code never runs in this process. It never looks at results; verdicts are the
+grader's business.
+
+While the notebook runs, the runner appends one line per event to the job's *events*
+file (a cell started, its execute reply came, it ran past the per-cell time limit), in a
+folder the kernel cannot see. At the end it writes ``status.json``: which cells ran,
+failed, timed out or never ran, and how the run ended. When the grader has to kill the
+runner (the submission's time limit), the events file still says what happened up to
+then: :func:`cell_states` reads the same events either way.
 
 Execution continues after a failing cell (``allow_errors``), and a cell that runs past
 its timeout is interrupted (``interrupt_on_timeout``), so a broken task costs only the
-tasks that depend on it.
+tasks that depend on it. A timeout is recorded by nbclient's own timeout handler, the
+moment the limit passes, whatever the kernel then does with the interrupt: honour it,
+catch ``KeyboardInterrupt`` and go on, or ignore ``SIGINT`` until the grader kills it.
 """
 
 from __future__ import annotations
@@ -18,16 +26,143 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .rebuild import END_CELL_ID
+from .status import CellState, Outcome
 
 _TRUNCATED = "\n[labkit grade: output limit reached; further output of this notebook dropped]\n"
+#: Longest error message kept per cell.
+_MAX_EVALUE = 2000
+#: Largest events file the grader reads back (the runner writes a few KiB).
+MAX_EVENTS_BYTES = 8 * 2**20
 
 
-def _engine_classes(max_output_bytes: int) -> tuple[Any, Any]:
-    """A papermill engine whose client caps output while it streams in."""
+class Events:
+    """The runner's append-only log of cell events: one JSON object per line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> log = Events(os.path.join(tmp.name, "events.jsonl"))
+    >>> log.write("a", "start"); log.write("a", "timeout"); log.close()
+    >>> [e["event"] for e in read_events(Path(tmp.name) / "events.jsonl")]
+    ['start', 'timeout']
+    >>> tmp.cleanup()
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.fd = None if path is None else os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+
+    def write(self, cell_id: Any, event: str, **fields: str) -> None:
+        """Append one event (one ``write``, so a killed runner leaves whole lines)."""
+        if self.fd is not None:
+            line = json.dumps({"cell": str(cell_id), "event": event, **fields})
+            os.write(self.fd, line.encode("utf-8", "replace") + b"\n")
+
+    def close(self) -> None:
+        """Close the file."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The events in a runner's events file (none when it is missing); a torn last
+    line is dropped."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return []
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_EVENTS_BYTES)
+    events = []
+    for line in data.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("cell"), str):
+            events.append(event)
+    return events
+
+
+def cell_states(cell_ids: Iterable[str], events: Iterable[dict[str, Any]], *,
+                killed: bool = False) -> list[dict[str, Any]]:
+    """What happened to each code cell, from the runner's events.
+
+    Parameters
+    ----------
+    cell_ids : iterable of str
+        The notebook's code cells, in order.
+    events : iterable of dict
+        ``{"cell", "event"}`` records: ``start``, ``reply`` (with ``status``, ``ename``,
+        ``evalue``), ``done``, ``timeout``.
+    killed : bool
+        The grader stopped the run at the submission time limit: a cell that started
+        and never finished ran out of time (otherwise its kernel died).
+
+    Returns
+    -------
+    list of dict
+        Per cell: ``id``, ``state`` (a :class:`CellState`), ``ename``, ``evalue`` and, for
+        a ``timeout``, the ``limit`` it ran past (``cell`` or ``submission``). A cell
+        that ran past the per-cell limit is ``timeout`` whatever happened next: its
+        kernel may have swallowed the interrupt and finished "ok".
+
+    Examples
+    --------
+    >>> events = [{"cell": "a", "event": "start"},
+    ...           {"cell": "a", "event": "reply", "status": "ok"},
+    ...           {"cell": "b", "event": "start"}, {"cell": "b", "event": "timeout"},
+    ...           {"cell": "b", "event": "reply", "status": "ok"},
+    ...           {"cell": "c", "event": "start"}]
+    >>> [(c["id"], str(c["state"])) for c in cell_states("abcd", events)]
+    [('a', 'ok'), ('b', 'timeout'), ('c', 'died'), ('d', 'not-run')]
+    >>> [(c["state"], c["limit"]) for c in cell_states("bc", events, killed=True)]
+    [(<CellState.TIMEOUT: 'timeout'>, 'cell'), (<CellState.TIMEOUT: 'timeout'>, 'submission')]
+    """
+    started, done, timed_out = set(), set(), set()
+    replies: dict[str, dict[str, Any]] = {}
+    for event in events:
+        cell, kind = event.get("cell"), event.get("event")
+        if kind == "start":
+            started.add(cell)
+        elif kind == "done":
+            done.add(cell)
+        elif kind == "timeout":
+            timed_out.add(cell)
+        elif kind == "reply":
+            replies[cell] = event
+    states = []
+    for cell_id in cell_ids:
+        reply = replies.get(cell_id)
+        ename = evalue = limit = ""
+        if reply is not None:
+            state = CellState.ERROR if reply.get("status") == "error" else CellState.OK
+            if state == CellState.ERROR:
+                ename, evalue = str(reply.get("ename", "")), str(reply.get("evalue", ""))
+        elif cell_id in done:
+            state = CellState.OK  # nothing to run (an empty cell)
+        elif cell_id in started:
+            state = CellState.TIMEOUT if killed else CellState.DIED
+            limit = "submission" if killed else ""
+        else:
+            state = CellState.NOT_RUN
+        if cell_id in timed_out:
+            state, limit = CellState.TIMEOUT, "cell"
+        states.append({"id": cell_id, "state": state, "ename": ename,
+                       "evalue": evalue[:_MAX_EVALUE], "limit": limit})
+    return states
+
+
+def _engine_classes(max_output_bytes: int, events: Events) -> tuple[Any, Any]:
+    """A papermill engine whose client caps output while it streams in and logs each
+    cell's start, reply and timeout to ``events``."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
     from papermill.log import logger
@@ -36,27 +171,29 @@ def _engine_classes(max_output_bytes: int) -> tuple[Any, Any]:
     class CappedClient(PapermillNotebookClient):
         output_bytes = 0
         truncated = False
-        #: Ids of cells whose execute reply arrived (a cell that killed its kernel never
-        #: gets one, whatever papermill's metadata says); ids, because papermill inserts
-        #: error-marker cells into the notebook it saves.
-        finished: set[str] = set()
-        started: set[str] = set()
-        #: Cell id -> status, ename and evalue of the kernel's execute reply: an error is
-        #: seen even when the student's code hides its traceback output.
-        replies: dict[str, dict[str, str]] = {}
 
         @staticmethod
         def record_reply(cell, cell_index, execute_reply):  # noqa: D102 (nbclient hook)
+            # The execute reply says 'error' even when student code hides its traceback
+            # output; ids, because papermill inserts error-marker cells when it saves.
             content = (execute_reply or {}).get("content", {})
-            CappedClient.replies[cell.get("id")] = {
-                "status": str(content.get("status", "")), "ename": str(content.get(
-                    "ename", "")), "evalue": str(content.get("evalue", ""))[:2000]}
+            events.write(cell.get("id"), "reply", status=str(content.get("status", "")),
+                         ename=str(content.get("ename", "")),
+                         evalue=str(content.get("evalue", ""))[:_MAX_EVALUE])
 
         def execute_cell(self, cell, cell_index, *args, **kwargs):  # noqa: D102
-            type(self).started.add(cell.get("id"))
+            events.write(cell.get("id"), "start")
             result = super().execute_cell(cell, cell_index, *args, **kwargs)
-            type(self).finished.add(cell.get("id"))
+            events.write(cell.get("id"), "done")
             return result
+
+        async def _async_handle_timeout(self, timeout, cell=None):  # noqa: D102 (nbclient)
+            # Called when a cell's execute reply has not come within the cell time limit;
+            # nbclient then interrupts the kernel. Recorded first, so that it counts
+            # however the kernel reacts, or if it never answers again.
+            if cell is not None:
+                events.write(cell.get("id"), "timeout")
+            return await super()._async_handle_timeout(timeout, cell)
 
         def _over_cap(self, content) -> bool:
             """Count a message against the output budget; True when it must be dropped."""
@@ -75,8 +212,8 @@ def _engine_classes(max_output_bytes: int) -> tuple[Any, Any]:
             content = msg.get("content", {})
             if msg.get("msg_type") == "error":
                 # Verdicts read errors from the execute reply, so the output may be cut.
-                content["evalue"] = str(content.get("evalue", ""))[:2000]
-                content["traceback"] = [str(line)[:2000]
+                content["evalue"] = str(content.get("evalue", ""))[:_MAX_EVALUE]
+                content["traceback"] = [str(line)[:_MAX_EVALUE]
                                         for line in content.get("traceback", [])[-30:]]
             if self._over_cap(content):
                 if not any(o.get("text") == _TRUNCATED for o in outs):
@@ -145,6 +282,11 @@ def _kernel_manager_class(job: dict[str, Any]) -> Any:
     return SandboxedKernelManager
 
 
+def code_cell_ids(notebook: Any) -> list[str]:
+    """Ids of a notebook's code cells, in order."""
+    return [str(c.get("id")) for c in notebook.cells if c.get("cell_type") == "code"]
+
+
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Execute the notebook described by ``job`` and return the run's status.
 
@@ -152,24 +294,17 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     ----------
     job : dict
         Plain data written by the grader: ``input``, ``output`` (notebook paths),
-        ``parameters``, ``cell_timeout``, ``start_timeout``, ``max_output_bytes``,
-        ``launch_prefix``, ``ipc_dir``, ``owner_uid``.
+        ``events`` (the events file to create), ``parameters``, ``cell_timeout``,
+        ``start_timeout``, ``max_output_bytes``, ``launch_prefix``, ``ipc_dir``,
+        ``owner_uid``.
 
     Returns
     -------
     dict
-        ``outcome`` (``completed``, ``stopped`` when the end cell never ran,
-        ``kernel-died``, ``start-failed``), ``message``, ``cells`` (per code cell:
-        ``id``, ``state`` in ``ok``/``error``/``timeout``/``died``/``not-run``, ``ename``,
-        ``evalue``), ``output_truncated`` and ``seconds``.
-
-    Examples
-    --------
-    The grader writes the job file; by hand (needs a kernel, so not run here):
-
-    >>> status = run(json.loads(Path("job.json").read_text()))  # doctest: +SKIP
-    >>> status["outcome"]  # doctest: +SKIP
-    'completed'
+        ``outcome`` (an :class:`Outcome`: ``completed``, ``stopped`` when the end cell
+        never ran, ``kernel-died``, ``start-failed``), ``message``, ``cells`` (see
+        :func:`cell_states`), ``output_truncated`` and ``seconds``. The grader's own
+        tests run it on the fixture lab (``tests/test_grading_hostile.py``).
     """
     import nbformat
     import papermill
@@ -177,11 +312,12 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError
 
-    engine, client = _engine_classes(int(job["max_output_bytes"]))
+    events = Events(job.get("events"))
+    engine, client = _engine_classes(int(job["max_output_bytes"]), events)
     papermill_engines.register("labkit-grade", engine)
     km_class = _kernel_manager_class(job)
     started = time.monotonic()
-    outcome, message = "completed", ""
+    outcome, message = Outcome.COMPLETED, ""
     try:
         papermill.execute_notebook(
             job["input"], job["output"], parameters=job["parameters"],
@@ -193,47 +329,22 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     except PapermillExecutionError:
         pass  # cells raised; allow_errors let the rest run, and the cells say which
     except DeadKernelError as exc:
-        outcome, message = "kernel-died", f"the kernel stopped: {exc}"
+        outcome, message = Outcome.KERNEL_DIED, f"the kernel stopped: {exc}"
     except RuntimeError as exc:
-        outcome = "start-failed" if "start" in str(exc).lower() else "kernel-died"
+        outcome = Outcome.START_FAILED if "start" in str(exc).lower() else Outcome.KERNEL_DIED
         message = str(exc)
     except Exception as exc:  # noqa: BLE001 (any other failure is this run's outcome)
-        outcome, message = "kernel-died", f"{type(exc).__name__}: {exc}"
+        outcome, message = Outcome.KERNEL_DIED, f"{type(exc).__name__}: {exc}"
+    finally:
+        events.close()
     seconds = time.monotonic() - started
-    cells = _cell_states(job, nbformat, client)
-    if outcome == "completed" and not any(c["id"] == END_CELL_ID and c["state"] == "ok"
-                                          for c in cells):
-        outcome, message = "stopped", "the notebook stopped before its last cell"
+    ids = code_cell_ids(nbformat.read(job["input"], as_version=4))
+    cells = cell_states(ids, read_events(Path(job["events"])) if job.get("events") else [])
+    if outcome == Outcome.COMPLETED and not any(
+            c["id"] == END_CELL_ID and c["state"] == CellState.OK for c in cells):
+        outcome, message = Outcome.STOPPED, "the notebook stopped before its last cell"
     return {"outcome": outcome, "message": message, "cells": cells,
             "output_truncated": bool(client.truncated), "seconds": round(seconds, 3)}
-
-
-def _cell_states(job: dict[str, Any], nbformat: Any, client: Any) -> list[dict[str, Any]]:
-    """What happened to each code cell: from the kernel's replies where one came, else
-    from the executed notebook papermill saved."""
-    path = Path(job["output"]) if Path(job["output"]).exists() else Path(job["input"])
-    nb = nbformat.read(path, as_version=4)
-    states = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        key = cell.get("id")
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        reply = client.replies.get(key, {})
-        state = "ok" if key in client.finished else "not-run"
-        if key in client.started and key not in client.finished:
-            state = "died"  # started, and the kernel never answered
-        ename = evalue = ""
-        if reply.get("status") == "error" or errors:
-            ename = reply.get("ename") or (errors[-1].get("ename", "") if errors else "")
-            evalue = reply.get("evalue") or (errors[-1].get("evalue", "") if errors else "")
-            state = "error"
-            duration = cell.metadata.get("papermill", {}).get("duration") or 0
-            if ename == "KeyboardInterrupt" and duration >= job["cell_timeout"] * 0.95:
-                state = "timeout"
-        states.append({"id": key, "state": state, "ename": ename,
-                       "evalue": str(evalue)[:2000]})
-    return states
 
 
 def main(argv: list[str]) -> int:

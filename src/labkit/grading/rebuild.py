@@ -15,7 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["InvalidSubmission", "Rebuilt", "read_notebook", "rebuild", "tasks_of"]
+from ..contract import answer_id
+
+__all__ = ["InvalidSubmission", "Rebuilt", "read_notebook", "rebuild", "task_spans",
+           "tasks_of"]
 
 #: Id of the cell the grader appends: if it did not run, the notebook stopped early.
 END_CELL_ID = "labkit-grade-end"
@@ -76,6 +79,33 @@ def tasks_of(template: Any) -> dict[str, dict[str, Any]]:
             for name, task in contract_tasks(template).items()}
 
 
+def task_spans(notebook: Any, tasks: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The code cells that belong to each task: from its answer cell up to the next
+    task's answer cell (the last task's run to the end of the notebook).
+
+    A task whose span holds a cell that ran past the per-cell time limit loses its points.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook()
+    >>> nb.cells = [nbformat.v4.new_code_cell("", id=i) for i in
+    ...             ("setup", "task-a", "check-a", "data-b", "task-b", "check-b")]
+    >>> task_spans(nb, {"a": {"cell_id": "task-a"}, "b": {"cell_id": "task-b"}})
+    {'a': ['task-a', 'check-a', 'data-b'], 'b': ['task-b', 'check-b']}
+    """
+    owner = {info["cell_id"]: task for task, info in tasks.items()}
+    spans: dict[str, list[str]] = {task: [] for task in tasks}
+    current = None
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        current = owner.get(cell.get("id"), current)
+        if current is not None:
+            spans[current].append(cell.get("id"))
+    return spans
+
+
 def read_notebook(data: bytes, *, max_bytes: int) -> Any:
     """Parse submitted bytes into a version-4 notebook, or raise :class:`InvalidSubmission`.
 
@@ -89,12 +119,17 @@ def read_notebook(data: bytes, *, max_bytes: int) -> Any:
     ...
     labkit.grading.rebuild.InvalidSubmission: not a notebook: the file is not valid JSON \
 (line 1, column 2)
+    >>> read_notebook(b"[" * 10**5 + b"]" * 10**5, max_bytes=10**6)
+    Traceback (most recent call last):
+    ...
+    labkit.grading.rebuild.InvalidSubmission: not a notebook: the JSON is nested too deep \
+to read (no notebook nests that deep)
     """
     import nbformat
 
     if len(data) > max_bytes:
         raise InvalidSubmission(f"the file is {len(data) / 2**20:.1f} MiB, over the "
-                                f"{max_bytes / 2**20:.0f} MiB limit; clear outputs and resubmit")
+                                f"{max_bytes / 2**20:g} MiB limit; clear outputs and resubmit")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -102,10 +137,12 @@ def read_notebook(data: bytes, *, max_bytes: int) -> Any:
                                 f"{exc.start})") from None
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        where = (f" (line {exc.lineno}, column {exc.colno})"
-                 if isinstance(exc, json.JSONDecodeError) else "")
-        raise InvalidSubmission(f"not a notebook: the file is not valid JSON{where}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidSubmission(f"not a notebook: the file is not valid JSON (line "
+                                f"{exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise InvalidSubmission("not a notebook: the JSON is nested too deep to read "
+                                "(no notebook nests that deep)") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("nbformat"), int):
         raise InvalidSubmission("not a notebook: the JSON has no 'nbformat' version")
     if raw["nbformat"] < 3 or raw["nbformat"] > 4:
@@ -157,6 +194,7 @@ def rebuild(template: Any, submission: Any) -> Rebuilt:
     import nbformat
 
     tasks = tasks_of(template)
+    task_by_answer_id = {answer_id(name): name for name in tasks}
     found: dict[str, list[str]] = {}
     by_id: set[str] = set()
     for cell in submission.cells:
@@ -168,8 +206,8 @@ def rebuild(template: Any, submission: Any) -> Rebuilt:
         cell_id = cell.get("id")
         meta = cell.get("metadata")
         labkit = meta.get("labkit") if isinstance(meta, dict) else None
-        name = cell_id[len("task-"):] if isinstance(cell_id, str) else None
-        if isinstance(cell_id, str) and cell_id.startswith("task-") and name in tasks:
+        name = task_by_answer_id.get(cell_id) if isinstance(cell_id, str) else None
+        if name is not None:
             by_id.add(name)
         elif isinstance(labkit, dict) and isinstance(labkit.get("task"), str):
             name = labkit["task"]

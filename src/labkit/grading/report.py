@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .status import Status
+
 __all__ = ["feedback_name", "write_gradebook", "write_feedback", "write_log"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -91,7 +93,8 @@ def write_feedback(folder: Path, lab_title: str, record: dict[str, Any]) -> Path
     """
     lines = [f"# Feedback: {lab_title}", "", f"Submission: `{record['id']}`", "",
              f"**Score: {record['total']} / {record['max']}** (status: {record['status']})", ""]
-    if record["status"] not in ("graded", "partial", "not-implemented") and record["reason"]:
+    if record["status"] not in (Status.GRADED, Status.PARTIAL, Status.NOT_IMPLEMENTED) \
+            and record["reason"]:
         lines += [f"Note: {record['reason']}", ""]
     if record.get("tasks"):
         lines += ["| task | points | result |", "| --- | --- | --- |"]

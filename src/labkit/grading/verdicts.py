@@ -12,11 +12,13 @@ import json
 import math
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..contract import answer_id, check_id
+from .status import CellState, Outcome, TaskState
 
 __all__ = ["Verdict", "compare", "load_result", "decide"]
 
@@ -34,10 +36,11 @@ class Verdict:
     points : int
         Points earned (all or nothing).
     max_points : int
-    state : str
-        ``passed``, ``failed`` (values differ), ``not-implemented``, ``error`` (its cell
-        raised), ``timeout``, ``not-run`` (the notebook stopped first) or ``missing``
-        (no result recorded).
+    state : TaskState
+        ``passed``, ``failed`` (values differ), ``not-implemented`` (or its answer cell
+        was not found), ``error`` (its cell raised), ``timeout`` (one of its cells ran
+        past the per-cell time limit), ``not-run`` (the notebook stopped first) or
+        ``missing`` (no result recorded).
     message : str
         Plain-words reason for the student; never an expected value.
     """
@@ -45,7 +48,7 @@ class Verdict:
     task: str
     points: int
     max_points: int
-    state: str
+    state: TaskState
     message: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +119,8 @@ def _scalar(value: Any) -> float | None:
 
 
 def _number(pair: Any, index: int) -> float | None:
+    if isinstance(pair, dict) and set(pair) == {"array", "shape"}:
+        pair = pair["array"]
     try:
         return _scalar(pair[index])
     except (TypeError, IndexError, KeyError):
@@ -184,8 +189,11 @@ def compare(reference: dict[str, Any], submission: dict[str, Any]) -> list[str]:
     return wrong
 
 
-def decide(task: str, points: int, reference: dict[str, Any], result_path: Path,
-           cells: dict[str, dict[str, Any]], run_outcome: str) -> Verdict:
+def decide(task: str, points: int, reference: dict[str, Any],
+           result: Path | tuple[dict[str, Any] | None, str],
+           cells: dict[str, dict[str, Any]], run_outcome: str, *,
+           span: Sequence[str] | None = None, cell_timeout: float | None = None,
+           answer_found: bool = True) -> Verdict:
     """Grade one task from its recorded result and what happened to its cells.
 
     Parameters
@@ -193,62 +201,95 @@ def decide(task: str, points: int, reference: dict[str, Any], result_path: Path,
     task, points : str, int
         The task and its weight.
     reference : dict
-        The reference solution's result record for this task.
-    result_path : Path
-        Where the submission's run would have written its result.
+        The reference solution's result record for this task (read only when the
+        submission recorded a result).
+    result : Path or tuple
+        Where the submission's run would have written its result, or what
+        :func:`load_result` made of it.
     cells : dict
         Cell id -> state record from the runner (``state``, ``ename``, ``evalue``).
     run_outcome : str
-        How the run ended (``completed``, ``stopped``, ``kernel-died``, ``timeout``...).
+        How the run ended (an :class:`~labkit.grading.status.Outcome`).
+    span : sequence of str, optional
+        The task's code cells (:func:`labkit.grading.rebuild.task_spans`): if any ran
+        past the per-cell time limit, the task earns nothing, whatever it recorded.
+        Default: its answer and check cells.
+    cell_timeout : float, optional
+        The per-cell time limit in seconds, named in the message.
+    answer_found : bool
+        False when the submission had no answer cell for the task (the template's stub
+        ran in its place).
 
     Examples
     --------
     >>> v = decide("t", 2, {"values": {"x": 1.0}}, Path("/nonexistent.json"),
     ...            {"task-t": {"state": "error", "ename": "NotImplementedError",
     ...                        "evalue": "Write it"}}, "completed")
-    >>> v.state, v.points
+    >>> str(v.state), v.points
     ('not-implemented', 0)
+    >>> v = decide("t", 2, {"values": {"x": 1.0}}, Path("/nonexistent.json"),
+    ...            {"task-t": {"state": "ok"}, "check-t": {"state": "timeout"}},
+    ...            "completed", cell_timeout=120)
+    >>> str(v.state), v.message
+    ('timeout', 'its check cell ran past the per-cell time limit of 120 s')
     """
-    result, why = load_result(result_path, task)
     answer, check = cells.get(answer_id(task), {}), cells.get(check_id(task), {})
+    if not answer_found:
+        return Verdict(task, 0, points, TaskState.NOT_IMPLEMENTED,
+                       "answer cell not found in the submission (deleted, or its id and "
+                       "task metadata changed), so there was nothing to grade")
+    limit = f" of {cell_timeout:g} s" if cell_timeout is not None else ""
+    for cell_id in span if span is not None else (answer_id(task), check_id(task)):
+        cell = cells.get(cell_id, {})
+        if cell.get("state") == CellState.TIMEOUT:
+            where = {answer_id(task): "its answer cell", check_id(task): "its check cell"
+                     }.get(cell_id, f"cell {cell_id} (after its answer cell)")
+            if cell.get("limit") == "submission":
+                return Verdict(task, 0, points, TaskState.TIMEOUT,
+                               f"{where} was still running when the submission ran past "
+                               "its time limit")
+            return Verdict(task, 0, points, TaskState.TIMEOUT,
+                           f"{where} ran past the per-cell time limit{limit}")
+    result, why = load_result(result, task) if isinstance(result, Path) else result
     if result is not None:
         wrong = compare(reference, result)
         if wrong:
-            return Verdict(task, 0, points, "failed",
+            return Verdict(task, 0, points, TaskState.FAILED,
                            "your answer gives different values than the reference solution "
                            f"on the grading data ({', '.join(wrong)})" + _cell_hint(task, cells))
-        if check.get("state") == "ok" and answer.get("state") == "ok":
-            return Verdict(task, points, points, "passed", "passed")
-        if check.get("state") == "error" and check.get("ename") == "AssertionError":
+        if check.get("state") == CellState.OK and answer.get("state") == CellState.OK:
+            return Verdict(task, points, points, TaskState.PASSED, "passed")
+        if check.get("state") == CellState.ERROR and check.get("ename") == "AssertionError":
             # The grader is never more lenient than the notebook: values that match on
             # the grading data do not outweigh a failed self-check.
-            return Verdict(task, 0, points, "failed",
+            return Verdict(task, 0, points, TaskState.FAILED,
                            f"its self-check failed: {_error(check, name=False)}")
     for cell in (answer, check):
         text = f"{cell.get('ename', '')}: {cell.get('evalue', '')}"
         if cell.get("ename") == "NotImplementedError" or "not implemented" in text.lower():
-            return Verdict(task, 0, points, "not-implemented",
+            return Verdict(task, 0, points, TaskState.NOT_IMPLEMENTED,
                            "not implemented (the stub still raises NotImplementedError)")
+    if check.get("state") == "error" and check.get("ename") == "AssertionError":
+        return Verdict(task, 0, points, "failed",
+                       f"its self-check failed: {_error(check, name=False)}")
     for label, cell in (("answer", answer), ("check", check)):
         state = cell.get("state")
-        if state == "timeout":
-            return Verdict(task, 0, points, "timeout",
-                           f"its {label} cell ran past the per-cell time limit")
-        if state == "died":
-            return Verdict(task, 0, points, "error",
+        if state == CellState.DIED:
+            return Verdict(task, 0, points, TaskState.ERROR,
                            f"the kernel stopped while running its {label} cell "
                            "(os._exit, a crash or a resource limit)")
-        if state == "error":
-            return Verdict(task, 0, points, "error",
+        if state == CellState.ERROR:
+            return Verdict(task, 0, points, TaskState.ERROR,
                            f"its {label} cell raised {_error(cell)}")
-    if check.get("state", "not-run") == "not-run":
-        stopped = {"timeout": "the submission ran past its time limit",
-                   "kernel-died": "the kernel stopped", "killed": "a resource limit was hit",
-                   "stopped": "the notebook stopped early (sys.exit or similar)"}
-        return Verdict(task, 0, points, "not-run",
+    if check.get("state", CellState.NOT_RUN) == CellState.NOT_RUN:
+        stopped = {Outcome.TIMEOUT: "the submission ran past its time limit",
+                   Outcome.KERNEL_DIED: "the kernel stopped",
+                   Outcome.KILLED: "a resource limit was hit",
+                   Outcome.STOPPED: "the notebook stopped early (sys.exit or similar)"}
+        return Verdict(task, 0, points, TaskState.NOT_RUN,
                        f"not graded: {stopped.get(run_outcome, 'its check never ran')} "
                        "before this task's check cell")
-    return Verdict(task, 0, points, "missing", f"failed: {why}")
+    return Verdict(task, 0, points, TaskState.MISSING, f"failed: {why}")
 
 
 def _error(cell: dict[str, Any], name: bool = True) -> str:
@@ -262,7 +303,7 @@ def _error(cell: dict[str, Any], name: bool = True) -> str:
 
 
 def _cell_hint(task: str, cells: dict[str, dict[str, Any]]) -> str:
-    check = cells.get(f"check-{task}", {})
-    if check.get("state") == "error":
+    check = cells.get(check_id(task), {})
+    if check.get("state") == CellState.ERROR:
         return f"; its self-check said {_error(check)}"
     return ""
