@@ -268,7 +268,7 @@ def test_top_k_passes_sklearn_and_pandas_labels(multiclass_run, capsys):
 
 @pytest.mark.parametrize(("wrong", "words"), [
     (topk_ascending, "most to the least probable"),
-    (topk_k_minus_one, "top-k accuracy is"),
+    (topk_k_minus_one, "the answer is"),
     (topk_count, "looks like a count"),
     (topk_axis0, "your function returned"),
 ])
@@ -320,22 +320,61 @@ def test_checks_record_run_outputs_for_the_grader(tmp_path, monkeypatch, binary_
         [ref_top_k(*multiclass_run, k) for k in lab01.TOP_KS])
 
 
-def test_wrong_answers_are_recorded_before_the_check_fails(tmp_path, monkeypatch, binary_run):
+def test_a_slip_fails_on_the_worked_examples_before_anything_is_recorded(
+        tmp_path, monkeypatch, binary_run):
+    """Worked examples come first: a slip gets a message about a case the learner can
+    work out by hand, and the grader sees a failed self-check."""
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
-    y, s = binary_run
-    with pytest.raises(AssertionError):
-        lab01.expected_cost(cost_total, y, s)
-    saved = json.loads((tmp_path / "expected_cost.json").read_text())["values"]
-    assert saved["cost_fn1_fp1"]["array"] == pytest.approx(
-        [cost_total(y, s, t, 1.0, 1.0) for t in lab01.COST_GRID])
-
-
-def test_non_numeric_answers_are_recorded_as_nan(tmp_path, monkeypatch, binary_run):
-    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    with pytest.raises(AssertionError, match="for y_true=\\[1, 0, 1, 0, 1\\]"):
+        lab01.expected_cost(cost_total, *binary_run)
     with pytest.raises(AssertionError, match="single number"):
         lab01.highest_threshold_for_recall(lambda y, s, r: "high", *binary_run)
-    saved = json.loads((tmp_path / "highest_threshold_for_recall.json").read_text())
-    assert all(np.isnan(v) for v in saved["values"]["thresholds"]["array"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_crash_on_a_worked_example_names_the_case(binary_run):
+    def shape_slip(y, s, t, cfn, cfp):
+        return float(np.mean(np.asarray(y) != (np.asarray(s) >= t)[:3]))
+
+    with pytest.raises(AssertionError, match="for y_true=.* your function raised ValueError"):
+        lab01.expected_cost(shape_slip, *binary_run)
+
+
+# ---------------------------------------------------------------- biopsy_threshold
+
+
+def capacity_threshold(scores, capacity):
+    candidates = np.unique(scores)
+    shares = np.array([np.mean(scores >= c) for c in candidates])
+    return float(candidates[shares <= capacity].min())
+
+
+@pytest.mark.parametrize("capacity", [0.1, 0.3, 0.55, 1.0])
+def test_biopsy_threshold_accepts_every_threshold_that_flags_the_same_cases(
+        binary_run, capacity, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    _, s = binary_run
+    best = capacity_threshold(s, capacity)
+    below = np.unique(s)[np.unique(s) < best]
+    lab01.biopsy_threshold(best, s, capacity)
+    if below.size:  # halfway to the next lower score flags the same cases
+        lab01.biopsy_threshold((best + below.max()) / 2, s, capacity)
+    assert capsys.readouterr().out.count("[ok]") == 1 + bool(below.size)
+    saved = json.loads((tmp_path / "biopsy_threshold.json").read_text())["values"]["threshold"]
+    assert saved["between"]["array"][1] == pytest.approx(best)
+
+
+@pytest.mark.parametrize("capacity", [0.1, 0.3, 0.55])
+def test_biopsy_threshold_catches_over_and_under_capacity(binary_run, capacity):
+    _, s = binary_run
+    best = capacity_threshold(s, capacity)
+    lower = np.unique(s)[np.unique(s) < best].max()
+    with pytest.raises(AssertionError, match="more than its capacity"):
+        lab01.biopsy_threshold(lower, s, capacity)
+    with pytest.raises(AssertionError, match="a lower one would still fit"):
+        lab01.biopsy_threshold(best + 1e-3, s, capacity)
+    with pytest.raises(AssertionError, match="single number"):
+        lab01.biopsy_threshold("high", s, capacity)
 
 
 def test_check_rejects_mismatched_run_data():

@@ -118,7 +118,8 @@ def _shown(value: Any) -> str:
 
 
 def check_examples(task: str, func: Callable[..., Any], examples: Sequence[Example], *,
-                   result: Callable[[Any], Any] | None = None, rtol: float = 1e-9,
+                   result: Callable[[Any], Any] | None = None,
+                   diagnose: Callable[[Example, Any], str] | None = None, rtol: float = 1e-9,
                    atol: float = 1e-12) -> None:
     """Run the learner's function on worked examples; fail on the first wrong one.
 
@@ -135,6 +136,9 @@ def check_examples(task: str, func: Callable[..., Any], examples: Sequence[Examp
     result : callable, optional
         Turns the function's return value into what is compared; it may raise
         ``AssertionError`` with a message (e.g. when a pair was expected).
+    diagnose : callable, optional
+        ``diagnose(example, got)`` says what went wrong when no listed slip matches
+        (e.g. "the threshold is too high"); an empty string falls back to ``why``.
     rtol, atol : float
         Tolerances of the comparison.
 
@@ -155,7 +159,8 @@ def check_examples(task: str, func: Callable[..., Any], examples: Sequence[Examp
         if _close(got, example.want, rtol, atol):
             continue
         why = next((msg for wrong, msg in example.slips.items()
-                    if _close(got, wrong, 1e-6, 1e-9)), example.why)
+                    if _close(got, wrong, 1e-6, 1e-9)), "")
+        why = why or (diagnose(example, got) if diagnose else "") or example.why
         expect(False, task, f"for {example.shown} the answer is {_shown(example.want)}, "
                             f"your function returned {_shown(got)}"
                             + (f": {why}" if why else "."))

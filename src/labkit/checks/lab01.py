@@ -15,9 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from ._core import as_number, call_answer, expect, expect_number, passed, record
+from ._core import (
+    Example,
+    as_number,
+    call_answer,
+    check_examples,
+    expect,
+    expect_number,
+    passed,
+    record,
+)
+from ._core import decision as _decision
 
-__all__ = ["expected_cost", "highest_threshold_for_recall", "top_k_accuracy"]
+__all__ = ["biopsy_threshold", "expected_cost", "highest_threshold_for_recall",
+           "top_k_accuracy"]
 
 #: Thresholds and (cost_fn, cost_fp) pairs at which the expected cost is recorded.
 COST_GRID = tuple(round(0.05 * i, 2) for i in range(21))
@@ -30,34 +41,54 @@ TOP_KS = (1, 2, 3, 4, 5)
 # Worked example of the cost and recall tasks: five cases, three of them positive.
 _Y5 = np.array([1, 0, 1, 0, 1])
 _S5 = np.array([0.9, 0.8, 0.3, 0.1, 0.2])
-_EXAMPLE5 = "y_true=[1, 0, 1, 0, 1], scores=[0.9, 0.8, 0.3, 0.1, 0.2]"
-# (threshold, cost_fn, cost_fp, expected, {wrong value: what probably went wrong}).
-_COST_CASES = (
-    (0.5, 5.0, 1.0, 2.2, {
+_SHOWN5 = "y_true=[1, 0, 1, 0, 1], scores=[0.9, 0.8, 0.3, 0.1, 0.2]"
+_COST_WHY = ("count each missed positive (label 1, score below the threshold) at cost_fn and "
+             "each false alarm (label 0, score at or above it) at cost_fp, then divide by the "
+             "number of cases.")
+
+
+def _cost(t: float, fn: float, fp: float, want: float,
+          slips: dict[float, str] | None = None) -> Example:
+    return Example((_Y5, _S5, t, fn, fp), want,
+                   f"{_SHOWN5}, threshold={t:g}, cost_fn={fn:g}, cost_fp={fp:g}",
+                   slips or {}, why=_COST_WHY)
+
+
+_COST_EXAMPLES = (
+    _cost(0.5, 5.0, 1.0, 2.2, {
         11.0: "that is the total cost; divide it by the number of cases.",
         1.4: "the two costs look swapped: a missed positive costs cost_fn, a false alarm "
              "costs cost_fp.",
         1.2: "the decision looks reversed: a case is predicted positive when its score "
              "is at least the threshold.",
     }),
-    (0.3, 5.0, 1.0, 1.2, {
+    # A case scored exactly at the threshold: where '>' and '>=' part ways.
+    _cost(0.3, 5.0, 1.0, 1.2, {
         2.2: "a score equal to the threshold must count as predicted positive "
              "(use >=, not >).",
     }),
-    (0.0, 5.0, 1.0, 0.4, {}),
-    (1.0, 5.0, 1.0, 3.0, {}),
-    (0.5, 0.0, 0.0, 0.0, {}),
+    _cost(0.0, 5.0, 1.0, 0.4),
+    _cost(1.0, 5.0, 1.0, 3.0),
+    _cost(0.5, 0.0, 0.0, 0.0),
 )
-# Recall example: four positives scored 0.9, 0.7, 0.4, 0.2 and two negatives.
-_YR = np.array([1, 1, 1, 1, 0, 0])
-_SR = np.array([0.9, 0.7, 0.4, 0.2, 0.6, 0.1])
-_EXAMPLE_R = "y_true=[1, 1, 1, 1, 0, 0], scores=[0.9, 0.7, 0.4, 0.2, 0.6, 0.1]"
-_RECALL_CASES = ((0.25, 0.9), (0.5, 0.7), (0.6, 0.4), (0.75, 0.4), (1.0, 0.2))
+# Recall example: four positives scored 0.9, 0.7, 0.4, 0.2 and two negatives; a tie
+# between a positive and a negative at 0.4 in the second example.
+_SHOWN_R = "y_true=[1, 1, 1, 1, 0, 0], scores=[0.9, 0.7, 0.4, 0.2, 0.6, 0.1]"
+_RECALL_EXAMPLES = tuple(
+    Example((np.array([1, 1, 1, 1, 0, 0]), np.array([0.9, 0.7, 0.4, 0.2, 0.6, 0.1]), target),
+            want, f"{_SHOWN_R} and target_recall={target:g}",
+            why="flag the cases scored at or above the threshold; the answer is the highest "
+                "threshold whose recall still meets the target, the score of a positive.")
+    for target, want in ((0.25, 0.9), (0.5, 0.7), (0.6, 0.4), (0.75, 0.4), (1.0, 0.2))
+) + (
+    # A positive tied with a negative at the threshold: where '>' and '>=' part ways.
+    Example((np.array([1, 0, 1, 1]), np.array([0.8, 0.5, 0.5, 0.3]), 2 / 3), 0.5,
+            "y_true=[1, 0, 1, 1], scores=[0.8, 0.5, 0.5, 0.3] and target_recall=2/3",
+            why="recall counts the positives scored at or above the threshold (>=)."),
+)
 # Top-k examples. The first is the lab's worked example; in the second (5 cases, 4
 # classes) the true labels rank 2nd, 1st, 4th, 3rd and 1st in their rows.
 _PK_SMALL = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]])
-_YK_SMALL = np.array([2, 1])
-_EXAMPLE_K_SMALL = "proba=[[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]], y_true=[2, 1]"
 _PK = np.array([
     [0.05, 0.55, 0.30, 0.10],
     [0.50, 0.15, 0.10, 0.25],
@@ -65,12 +96,18 @@ _PK = np.array([
     [0.20, 0.30, 0.15, 0.35],
     [0.10, 0.60, 0.05, 0.25],
 ])
-_YK = np.array([2, 0, 3, 0, 1])
-_TOPK_CASES = (
-    (_YK_SMALL, _PK_SMALL, _EXAMPLE_K_SMALL, ((1, 0.0), (2, 0.5), (3, 1.0))),
-    (_YK, _PK, "a second example (5 cases, 4 classes, no ties)",
-     ((1, 0.4), (2, 0.6), (3, 0.8), (4, 1.0))),
-)
+_TOPK_WHY = ("rank each row's classes from the most to the least probable and check "
+             "whether the true label is among the first k.")
+_TOPK_EXAMPLES = tuple(
+    Example((labels, proba, k), want, f"{shown} with k={k}",
+            {want * len(labels): "it looks like a count; return the fraction of cases."}
+            if want > 0 else {}, why=_TOPK_WHY)
+    for labels, proba, shown, cases in (
+        (np.array([2, 1]), _PK_SMALL, "proba=[[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]], y_true=[2, 1]",
+         ((1, 0.0), (2, 0.5), (3, 1.0))),
+        (np.array([2, 0, 3, 0, 1]), _PK, "a second example (5 cases, 4 classes, no ties)",
+         ((1, 0.4), (2, 0.6), (3, 0.8), (4, 1.0))))
+    for k, want in cases)
 
 
 def _binary_data(task: str, y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -113,21 +150,11 @@ def expected_cost(func: Callable[..., Any], y_true: Any, scores: Any) -> None:
     """
     task = "expected_cost"
     y, s = _binary_data(task, y_true, scores)
+    check_examples(task, func, _COST_EXAMPLES, result=lambda v: expect_number(task, v))
     on_run = {f"cost_fn{fn:g}_fp{fp:g}": [as_number(call_answer(task, func, y, s, t, fn, fp))
                                           for t in COST_GRID]
               for fn, fp in COST_PAIRS}
     record(task, thresholds=np.array(COST_GRID), **on_run)
-
-    for t, fn, fp, want, slips in _COST_CASES:
-        got = expect_number(task, call_answer(task, func, _Y5.copy(), _S5.copy(), t, fn, fp))
-        if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            why = next((msg for wrong, msg in slips.items() if math.isclose(got, wrong)),
-                       "count each missed positive (label 1, score below the threshold) "
-                       "at cost_fn and each false alarm (label 0, score at or above it) at "
-                       "cost_fp, then divide by the number of cases.")
-            expect(False, task,
-                   f"for {_EXAMPLE5}, threshold={t:g}, cost_fn={fn:g}, cost_fp={fp:g} the "
-                   f"expected cost is {want:g}, your function returned {got:.4g}: {why}")
 
     for i, t in enumerate(COST_GRID):
         got = on_run["cost_fn1_fp1"][i]
@@ -147,6 +174,14 @@ def expected_cost(func: Callable[..., Any], y_true: Any, scores: Any) -> None:
 
 def _recall_at(y: np.ndarray, s: np.ndarray, threshold: float) -> float:
     return float(np.mean(s[y == 1] >= threshold))
+
+
+def _diagnose_recall(example: Example, got: float) -> str:
+    y, s, target = example.args
+    if _recall_at(y, s, got) < target:
+        return "at your threshold the recall is below the target, so it is too high."
+    return ("the target is met, but a higher threshold would still meet it; the answer is "
+            "the highest such threshold, the score of one of the positive cases.")
 
 
 def _check_recall_threshold(task: str, y: np.ndarray, s: np.ndarray, target: float,
@@ -194,15 +229,10 @@ def highest_threshold_for_recall(func: Callable[..., Any], y_true: Any, scores: 
     task = "highest_threshold_for_recall"
     y, s = _binary_data(task, y_true, scores)
     expect(y.sum() > 0, task, "the labels contain no positive case, so recall is undefined.")
+    check_examples(task, func, _RECALL_EXAMPLES, result=lambda v: expect_number(task, v),
+                   diagnose=_diagnose_recall)
     on_run = [as_number(call_answer(task, func, y, s, target)) for target in RECALL_TARGETS]
     record(task, targets=np.array(RECALL_TARGETS), thresholds=on_run)
-
-    for target, want in _RECALL_CASES:
-        got = expect_number(task, call_answer(task, func, _YR.copy(), _SR.copy(), target))
-        if not math.isclose(got, want):
-            _check_recall_threshold(task, _YR, _SR, target, got, f"for {_EXAMPLE_R}")
-            expect(False, task, f"for {_EXAMPLE_R} and target_recall={target:g} the answer "
-                   f"is {want:g}, your function returned {got:.4g}.")
 
     for target, got in zip(RECALL_TARGETS, on_run, strict=True):
         expect(not math.isnan(got), task, "the function should return a single number.")
@@ -253,22 +283,11 @@ def top_k_accuracy(func: Callable[..., Any], y_true: Any, proba: Any) -> None:
            "(one row per case, one column per class).")
     expect(np.issubdtype(y.dtype, np.integer) and y.min() >= 0 and y.max() < p.shape[1],
            task, "the labels must be integer column indices of the probability matrix.")
+    check_examples(task, func, _TOPK_EXAMPLES, result=lambda v: expect_number(task, v))
     n_classes = p.shape[1]
     ks = [k for k in TOP_KS if k <= n_classes]
     on_run = [as_number(call_answer(task, func, y, p, k)) for k in ks]
     record(task, k=np.array(ks), accuracy=on_run)
-
-    for labels, probabilities, example, cases in _TOPK_CASES:
-        for k, want in cases:
-            got = expect_number(task, call_answer(task, func, labels.copy(),
-                                                   probabilities.copy(), k))
-            if not math.isclose(got, want, abs_tol=1e-12):
-                why = ("it looks like a count; return the fraction of cases."
-                       if want > 0 and math.isclose(got, want * len(labels)) else
-                       "rank each row's classes from the most to the least probable and "
-                       "check whether the true label is among the first k.")
-                expect(False, task, f"for {example} with k={k} the top-k accuracy is "
-                       f"{want:g}, your function returned {got:.4g}: {why}")
 
     for k, got in zip(ks, on_run, strict=True):
         expect(0.0 <= got <= 1.0, task, f"on this run's data top-{k} accuracy is not a "
@@ -285,4 +304,60 @@ def top_k_accuracy(func: Callable[..., Any], y_true: Any, proba: Any) -> None:
     expect(math.isclose(everything, 1.0), task,
            "with k equal to the number of classes every case is a hit, so the accuracy "
            "should be 1.")
+    passed(task)
+
+
+def biopsy_threshold(value: Any, scores: Any, capacity: float) -> None:
+    """Check the decision ``BIOPSY_THRESHOLD`` against the clinic's capacity.
+
+    The right threshold is the lowest of the validation scores whose flagged share
+    (cases scored at or above it) stays within ``capacity``: any threshold that flags
+    the same validation cases is accepted. The check says whether the decision is over
+    capacity or leaves capacity unused, and records the interval of accepted thresholds
+    for the grader.
+
+    Parameters
+    ----------
+    value : float
+        The learner's ``BIOPSY_THRESHOLD``.
+    scores : array-like
+        This run's *validation* scores.
+    capacity : float
+        The share of patients the clinic can biopsy, in (0, 1].
+
+    Raises
+    ------
+    AssertionError
+        Saying in plain words what is wrong.
+
+    Examples
+    --------
+    >>> biopsy_threshold(0.7, [0.1, 0.4, 0.7, 0.9], 0.5)
+    [ok] biopsy_threshold: all checks passed
+    >>> biopsy_threshold(0.4, [0.1, 0.4, 0.7, 0.9], 0.5)
+    Traceback (most recent call last):
+    ...
+    AssertionError: biopsy_threshold: at your threshold the clinic would flag 75% of the \
+patients on the validation set, more than its capacity of 50%.
+    """
+    task = "biopsy_threshold"
+    s = np.asarray(scores, dtype=float)
+    expect(s.ndim == 1 and len(s) > 0 and 0 < capacity <= 1, task,
+           "give the check the validation scores and the capacity as a share in (0, 1].")
+    t = expect_number(task, value)
+    candidates = np.unique(s)
+    shares = np.array([np.mean(s >= c) for c in candidates])
+    best = float(candidates[shares <= capacity].min())
+    lower = candidates[candidates < best]
+    low = float(lower.max()) if lower.size else -np.inf
+    record(task, threshold=_decision(t, between=(np.nextafter(low, np.inf), best)))
+
+    share = float(np.mean(s >= t))
+    expect(share <= capacity, task,
+           f"at your threshold the clinic would flag {share:.0%} of the patients on the "
+           f"validation set, more than its capacity of {capacity:.0%}.")
+    expect(t <= best, task,
+           f"your threshold flags {share:.0%} of the validation patients, and a lower one "
+           "would still fit in the capacity and catch more cancers. (Was it chosen on the "
+           "validation scores? The check uses those.)")
     passed(task)
