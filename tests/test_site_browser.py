@@ -1,14 +1,25 @@
-"""The built book as a learner meets it, in a real (headless) browser.
+r"""The built book as a learner meets it, in a real (headless) browser.
 
-The built HTML is served on 127.0.0.1 and Debian's Chromium loads every page of the table of
-contents: no console errors, every image renders, every lab page offers Colab and Binder
-buttons for its own student notebook on the course's branch, and the search page finds Part I.
-Screenshots of the landing page and of a lab page go to ``$SCREENSHOT_DIR`` (default: a
-``screenshots`` folder in pytest's temporary directory; the path is printed).
+The built HTML is served on 127.0.0.1 and Debian's Chromium visits every page of the table
+of contents and the search page once (the ``visits`` fixture), recording what each page
+did; the tests then check, page by page:
 
-The only console errors tolerated are failed fetches of resources on other hosts (MathJax
-from a CDN, for instance): the browser is cut off from every host but 127.0.0.1, as CI is
-from the internet, and each such error is reported.
+* no console errors, and every image renders;
+* nothing is requested from another host: not a script, style, font, image or fetch
+  (Chrome's network log; the browser is also cut off from every host but 127.0.0.1,
+  so a CDN request would fail anyway, as it does for a reader offline);
+* math is typeset: every ``.math`` element holds a MathJax ``mjx-container``, MathJax
+  reported no error, and no raw ``\(...\)``, ``\[...\]`` or ``$...$`` is left in the text;
+* axe-core finds no critical or serious accessibility violation (moderate and minor ones
+  are printed);
+* one search box, not two.
+
+Also: every lab page offers Colab and Binder buttons for its own student notebook at the
+course release, the search page finds Part I, and at phone width (390 px) the sidebar
+collapses, the page does not scroll sideways and a wide table scrolls inside its box.
+Screenshots of the landing page, a lab page and the landing page at phone width go to
+``$SCREENSHOT_DIR`` (default: a ``screenshots`` folder in pytest's temporary directory;
+the path is printed).
 
 Also here, without the browser: every internal link of every built page points at a file
 (and an anchor) that exists.
@@ -20,20 +31,32 @@ import os
 import posixpath
 import re
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from _browser import chromium, is_external_network_error, serve
-from _browser_site import COURSE_REPOSITORY, expected_launch_urls, hrefs, lab_pages, toc_pages
+from _browser import axe_source, axe_violations, chromium, other_hosts, requested_urls, serve
+from _browser_site import (
+    COURSE_URL,
+    Page,
+    expected_launch_urls,
+    hrefs,
+    lab_pages,
+    toc_pages,
+)
 
-from labkit.course import repository
+from labkit.course import release, repository
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.book
 PAGES = toc_pages(ROOT)
+VISITED = [*PAGES, Page("search", None)]
 SEARCH_TERM = os.environ.get("SEARCH_TERM", "recall")
 PART_ONE = "Part I"
+PHONE = {"width": 390, "height": 844}
+SERIOUS = ("critical", "serious")
 
 
 @pytest.fixture(scope="module")
@@ -83,39 +106,190 @@ _IMAGES = """
 return [...document.images].map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth,
                                         alt: i.alt}));
 """
+# Waits for MathJax's first typesetting pass where the page loads MathJax.
+_MATHJAX_DONE = """
+const done = arguments[arguments.length - 1];
+const mj = window.MathJax;
+if (!mj || !mj.startup || !mj.startup.promise) { done(false); return; }
+mj.startup.promise.then(() => done(true), e => done('MathJax failed: ' + e));
+"""
+_MATH = """
+const main = document.querySelector('main, article, .bd-article');
+const copy = main ? main.cloneNode(true) : document.createElement('div');
+copy.querySelectorAll('pre, code, .highlight, mjx-container, script, style, .math, '
+                      + 'mjx-assistive-mml').forEach(e => e.remove());
+const math = [...document.querySelectorAll('.math')];
+return {
+  elements: math.length,
+  untypeset: math.filter(e => !e.querySelector('mjx-container'))
+                 .map(e => e.textContent.slice(0, 60)),
+  errors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent.slice(0, 60)),
+  script: [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s)),
+  text: copy.textContent,
+};
+"""
+# Search controls a reader can see outside the search dialog and the page's content (the
+# search page's own form is in the content).
+_SEARCH_CONTROLS = """
+const shown = e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden'
+                   && e.getBoundingClientRect().width > 0;
+return [...document.querySelectorAll('.search-button__button, form.bd-search, #searchbox input')]
+  .filter(e => !e.closest('dialog, main') && shown(e))
+  .map(e => e.className || e.tagName);
+"""
+_RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|(?<![\w$])\$[^\s$][^$\n]*?[^\s$\\]\$(?![\w$])")
+
+
+@dataclass
+class Visit:
+    """What one page did in the browser."""
+
+    page: Page
+    url: str
+    title: str = ""
+    text_length: int = 0
+    broken_images: list[str] = field(default_factory=list)
+    console: list[dict] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    math: dict = field(default_factory=dict)
+    mathjax: object = None
+    search_controls: list[str] = field(default_factory=list)
+    violations: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+    def __repr__(self) -> str:  # keep pytest's assertion messages short
+        return f"Visit({self.page.html!r})"
+
+
+def _visit(driver, base_url: str, page: Page, axe: str) -> Visit:
+    visit = Visit(page, base_url + page.html)
+    _load(driver, visit.url)
+    visit.title = driver.title
+    visit.text_length = len(driver.execute_script(
+        "const m = document.querySelector('main, article, .bd-article'); "
+        "return m ? m.innerText.trim() : ''"))
+    _wait_for(driver, _IMAGES_SETTLED)
+    visit.broken_images = [
+        img["src"] for img in driver.execute_script(_IMAGES)
+        if img["width"] == 0 and urlsplit(img["src"]).hostname in (None, "127.0.0.1")]
+    visit.mathjax = driver.execute_async_script(_MATHJAX_DONE)
+    visit.math = driver.execute_script(_MATH)
+    visit.search_controls = driver.execute_script(_SEARCH_CONTROLS)
+    visit.violations = axe_violations(driver, axe)
+    time.sleep(0.2)  # let late scripts report
+    return visit
+
+
+@pytest.fixture(scope="module")
+def visits(site, browser, built_site) -> dict[str, Visit]:
+    """Every page of the book, visited once in the browser; by docname."""
+    axe = axe_source()
+    requested_urls(browser)  # drop what the browser fetched for itself before the first page
+    browser.get_log("browser")
+    found: dict[str, Visit] = {}
+    previous = None
+    for page in VISITED:
+        if previous is not None:  # late reports belong to the page before
+            previous.requests += requested_urls(browser)
+            previous.console += browser.get_log("browser")
+        if not (built_site / page.html).is_file():
+            found[page.docname] = Visit(page, site + page.html, error="not built")
+            continue
+        try:
+            visit = _visit(browser, site, page, axe)
+        except Exception as exc:  # recorded, reported by each test of that page
+            visit = Visit(page, site + page.html, error=f"{type(exc).__name__}: {exc}")
+        visit.requests += requested_urls(browser)
+        visit.console += browser.get_log("browser")
+        found[page.docname] = previous = visit
+    for visit in found.values():
+        visit.external = other_hosts(visit.requests, site)
+    return found
+
+
+def _visit_of(visits, page: Page) -> Visit:
+    visit = visits[page.docname]
+    assert visit.error is None, f"{page.html}: {visit.error}"
+    return visit
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.docname for p in PAGES])
-def test_page_loads_without_console_errors_and_images_render(page, site, browser, capsys,
-                                                             built_site):
-    assert (built_site / page.html).is_file(), f"{page.html} (listed in _toc.yml) was not built"
-    url = site + page.html
-    # Errors logged after the previous page was checked count too (their URL names the page).
-    leftover = browser.get_log("browser")
-    _load(browser, url)
-    title = browser.title
+def test_page_loads_without_console_errors_and_images_render(page, visits):
+    visit = _visit_of(visits, page)
+    title = visit.title
     assert title and "Error response" not in title and "404" not in title, (
         f"{page.html}: not a built page (title {title!r})")
-    text = browser.execute_script(
-        "const m = document.querySelector('main, article, .bd-article'); "
-        "return m ? m.innerText : ''")
-    assert len(text.strip()) > 20, f"{page.html}: the main content is empty"
+    assert visit.text_length > 20, f"{page.html}: the main content is empty"
+    assert not visit.broken_images, f"{page.html}: images that did not load: {visit.broken_images}"
+    severe = [e["message"] for e in visit.console if e.get("level") == "SEVERE"]
+    assert not severe, f"{page.html}: console errors:\n" + "\n".join(severe)
 
-    _wait_for(browser, _IMAGES_SETTLED)
-    broken = [img["src"] for img in browser.execute_script(_IMAGES)
-              if img["width"] == 0 and urlsplit(img["src"]).hostname in (None, "127.0.0.1")]
-    assert not broken, f"{page.html}: images that did not load: {broken}"
 
-    time.sleep(0.2)  # let late scripts report
-    severe = [e for e in leftover + browser.get_log("browser") if e.get("level") == "SEVERE"]
-    external = [e for e in severe if is_external_network_error(e, site)]
-    real = [e for e in severe if e not in external]
-    if external:
-        with capsys.disabled():
-            print(f"\n[browser] {page.html}: ignored {len(external)} failed fetch(es) from "
-                  "other hosts (no network): "
-                  + "; ".join(e["message"].split(" ", 1)[0] for e in external))
-    assert not real, f"{page.html}: console errors:\n" + "\n".join(e["message"] for e in real)
+@pytest.mark.parametrize("page", VISITED, ids=[p.docname for p in VISITED])
+def test_page_requests_nothing_from_other_hosts(page, visits):
+    visit = _visit_of(visits, page)
+    assert visit.requests, f"{page.html}: the network log recorded no request at all"
+    assert not visit.external, (
+        f"{page.html} requested {len(visit.external)} resource(s) from other hosts; the book "
+        "must work offline and serve every script, style and font itself:\n"
+        + "\n".join(sorted(set(visit.external))))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.docname for p in PAGES])
+def test_math_is_typeset(page, visits):
+    visit = _visit_of(visits, page)
+    math = visit.math
+    raw = sorted(set(m.group(0)[:40] for m in _RAW_TEX.finditer(math["text"])))
+    assert not raw, (f"{page.html}: TeX left untypeset in the text (not parsed as math): "
+                     f"{raw[:5]}")
+    if not math["elements"]:
+        return
+    assert visit.mathjax is True, (
+        f"{page.html} has {math['elements']} math elements but MathJax did not run "
+        f"({visit.mathjax!r}; scripts: {math['script']})")
+    assert all(urlsplit(s).hostname == "127.0.0.1" for s in math["script"]), math["script"]
+    assert not math["untypeset"], (
+        f"{page.html}: {len(math['untypeset'])} of {math['elements']} math elements were not "
+        f"typeset, e.g. {math['untypeset'][:3]}")
+    assert not math["errors"], f"{page.html}: MathJax errors: {math['errors'][:3]}"
+
+
+def test_some_pages_have_math(visits):
+    """The math check above proves something only if the book has math to typeset."""
+    with_math = [d for d, v in visits.items() if v.math and v.math.get("elements")]
+    assert with_math, "no page of the book has math; is dollarmath still enabled?"
+
+
+@pytest.mark.parametrize("page", VISITED, ids=[p.docname for p in VISITED])
+def test_no_serious_accessibility_violations(page, visits):
+    visit = _visit_of(visits, page)
+    serious = [v for v in visit.violations if v["impact"] in SERIOUS]
+    assert not serious, (
+        f"{page.html}: axe-core found critical or serious violations:\n" + "\n".join(
+            f"  {v['impact']} {v['id']} ({v['count']} nodes): {v['help']}; "
+            f"e.g. {v['nodes'][:3]}" for v in serious))
+
+
+def test_accessibility_summary(visits, capsys):
+    """Prints what axe-core found below 'serious' on all pages (not a failure)."""
+    counts = Counter()
+    for visit in visits.values():
+        for v in visit.violations:
+            counts[(v["impact"], v["id"])] += v["count"]
+    with capsys.disabled():
+        print(f"\n[axe] {len(visits)} pages; violations by impact and rule (nodes): "
+              + (", ".join(f"{impact} {rule}: {n}" for (impact, rule), n in sorted(counts.items()))
+                 or "none"))
+    assert all(visit.violations is not None for visit in visits.values())
+
+
+@pytest.mark.parametrize("page", VISITED, ids=[p.docname for p in VISITED])
+def test_one_search_box(page, visits):
+    visit = _visit_of(visits, page)
+    assert len(visit.search_controls) == 1, (
+        f"{page.html}: {len(visit.search_controls)} search controls are shown, want one: "
+        f"{visit.search_controls}")
 
 
 LABS = lab_pages(ROOT)
@@ -126,10 +300,13 @@ def test_the_toc_has_lab_pages():
     assert all(re.fullmatch(r"labs/\d\d-[a-z0-9-]+", p.docname) for p in LABS), LABS
 
 
-def test_launch_buttons_target_the_course_repository():
-    assert repository(ROOT) == COURSE_REPOSITORY, (
-        f"_config.yml's repository (url, branch) is {repository(ROOT)}; the launch buttons "
-        f"and the Colab setup cell must use {COURSE_REPOSITORY}")
+def test_launch_buttons_target_the_course_release():
+    tag = release(ROOT)
+    assert tag and re.fullmatch(r"v\d+\.\d+\.\d+", tag), (
+        f"_config.yml names no release tag (key `release`, e.g. v0.2.0), has {tag!r}")
+    assert repository(ROOT) == (COURSE_URL, tag), (
+        f"launch links and the Colab setup cell point at {repository(ROOT)}; they must use the "
+        f"course repository {COURSE_URL} at the release {tag}")
 
 
 @pytest.mark.parametrize("page", LABS, ids=[p.docname for p in LABS])
@@ -154,7 +331,7 @@ def test_lab_page_offers_colab_and_binder_for_its_notebook(page, site, browser, 
         found = {a.get_attribute("href") for a in links}
         assert found == {want[service]}, (
             f"{page.html}: {service} button points at {sorted(found)}, want {want[service]} "
-            "(the student notebook on the course branch)")
+            "(the student notebook at the course release)")
         assert any(a.is_displayed() for a in links), (
             f"{page.html}: the {service} button is not shown after opening the launch menu")
 
@@ -200,6 +377,53 @@ def test_screenshots_of_landing_and_lab_page(site, browser, screenshot_dir, caps
         assert shot.stat().st_size > 10_000, f"{shot} looks blank ({shot.stat().st_size} bytes)"
     with capsys.disabled():
         print(f"\n[browser] screenshots: {landing} {lab_shot}")
+
+
+_PHONE_LAYOUT = """
+const visible = e => !!e && e.offsetParent !== null && e.getBoundingClientRect().width > 0
+                     && e.getBoundingClientRect().right > 0
+                     && e.getBoundingClientRect().left < window.innerWidth;
+const sidebar = document.querySelector('#pst-primary-sidebar');
+const toggle = document.querySelector('.primary-toggle');
+const tables = [...document.querySelectorAll('.bd-article table')].map(t => {
+  const box = t.closest('.pst-scrollable-table-container') || t.parentElement;
+  return {wide: t.scrollWidth > box.clientWidth + 1, scrolls: box.scrollWidth > box.clientWidth,
+          overflow: getComputedStyle(box).overflowX, right: box.getBoundingClientRect().right};
+});
+return {width: window.innerWidth, page: document.documentElement.scrollWidth,
+        sidebar: visible(sidebar), toggle: visible(toggle), tables: tables};
+"""
+
+
+def test_phone_width_sidebar_collapses_and_tables_scroll(site, screenshot_dir, capsys):
+    """At 390 px (a phone) the landing page must not scroll sideways: the sidebar collapses
+    behind its button and the wide lab table scrolls inside its own box. The screenshot
+    (the lab table in view) is for a person to look at."""
+    with chromium() as phone:
+        phone.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                              {**PHONE, "deviceScaleFactor": 1, "mobile": True})
+        _load(phone, site + "index.html")
+        _wait_for(phone, _IMAGES_SETTLED)
+        layout = phone.execute_script(_PHONE_LAYOUT)
+        phone.execute_script("const t = document.querySelector('.bd-article table');"
+                             "if (t) t.scrollIntoView({block: 'start'});")
+        time.sleep(0.2)
+        shot = screenshot_dir / "landing-phone.png"
+        assert phone.save_screenshot(str(shot)), "could not save the phone screenshot"
+    with capsys.disabled():
+        print(f"\n[browser] phone screenshot ({PHONE['width']} px): {shot}")
+    assert layout["width"] == PHONE["width"], layout
+    assert not layout["sidebar"], "at phone width the primary sidebar is still shown"
+    assert layout["toggle"], "at phone width there is no button to open the sidebar"
+    assert layout["page"] <= layout["width"], (
+        f"the page is {layout['page']} px wide on a {layout['width']} px screen: it scrolls "
+        "sideways (a table or a code block is not contained)")
+    wide = [t for t in layout["tables"] if t["wide"]]
+    assert wide, "the landing page's lab table fits a phone; the scroll check proves nothing"
+    for table in wide:
+        assert table["scrolls"] and table["overflow"] in ("auto", "scroll"), (
+            f"a wide table does not scroll inside its box: {table}")
+        assert table["right"] <= layout["width"] + 1, f"a table box overflows the page: {table}"
 
 
 # --- internal links, checked on the files (no browser needed) ----------------------------

@@ -21,6 +21,10 @@ before myst-nb's own) reads the glue data that myst-nb stored for the notebook
 into the HTML output's ``_images`` folder and replaces the reference by an ``image``
 node. The page depends on the notebook, so editing a solution re-renders the chapter.
 A missing notebook or key is a Sphinx warning (so ``-W`` fails the build).
+
+Alt text: the directive's ``:alt:`` option, else the alt text the notebook stored with the
+figure (``labkit.plotting.glue(name, fig, alt=...)`` writes it to the output's metadata,
+``labkit.alt``), else the caption.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ from sphinx.util import logging
 LOGGER = logging.getLogger(__name__)
 CLASS = "glue-crossdoc"
 IMAGE_MIMES = {"image/png": ".png", "image/jpeg": ".jpeg", "image/gif": ".gif"}
+
+
+def glued_alt(output: dict) -> str | None:
+    """The alt text ``labkit.plotting.glue(..., alt=...)`` stored with a glued output."""
+    alt = (output.get("metadata") or {}).get("labkit", {}).get("alt")
+    return " ".join(alt.split()) if isinstance(alt, str) and alt.strip() else None
 
 
 class CrossDocGlueFigure(PasteFigureDirective):
@@ -124,10 +134,11 @@ class ResolveCrossDocGlueFigures(SphinxPostTransform):
                     )
                     ref.parent.remove(ref)
                     continue
-                ref.replace_self(self._image(ref, figure, data["data"][mime], mime, builder))
+                ref.replace_self(self._image(ref, figure, data, mime, builder))
 
-    def _image(self, ref: PendingGlueReference, figure: nodes.figure, b64: str,
+    def _image(self, ref: PendingGlueReference, figure: nodes.figure, data: dict,
                mime: str, builder: Any) -> nodes.image:
+        b64 = data["data"][mime]
         payload = a2b_base64(b64)
         filename = hashlib.sha256(payload).hexdigest() + IMAGE_MIMES[mime]
         outdir = Path(builder.outdir)
@@ -140,7 +151,8 @@ class ResolveCrossDocGlueFigures(SphinxPostTransform):
         uri = os.path.relpath(target, page_dir).replace(os.sep, "/")
         image = nodes.image(uri=uri, candidates={"*": uri})
         captions = list(figure.findall(nodes.caption))
-        image["alt"] = ref.get("image_alt") or (captions[0].astext() if captions else ref.key)
+        image["alt"] = (ref.get("image_alt") or glued_alt(data)
+                        or (captions[0].astext() if captions else ref.key))
         for option in ("width", "height", "scale"):
             if ref.get(f"image_{option}"):
                 image[option] = ref[f"image_{option}"]

@@ -14,8 +14,8 @@ from typing import Any
 
 __all__ = ["COURSE_FILE", "Course", "Lab", "LabInfo", "PartInfo", "Slip", "colab_setup_source",
            "course_problems", "find_lab", "find_root", "generated_files", "launch_links",
-           "list_labs", "load_course", "render_lab_table", "render_toc", "repository",
-           "write_book_config", "write_generated"]
+           "list_labs", "load_course", "release", "render_lab_table", "render_toc",
+           "repository", "write_book_config", "write_generated"]
 
 _LAB_FILE = re.compile(r"^(\d\d)-[a-z0-9-]+\.ipynb$")
 
@@ -49,17 +49,64 @@ def find_root(start: str | Path | None = None) -> Path:
     )
 
 
-def repository(root: str | Path) -> tuple[str, str]:
-    """Return ``(url, branch)`` of the course repository from ``_config.yml``."""
+_RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+def _book_config(root: str | Path) -> tuple[Path, dict[str, Any]]:
     import yaml
 
     config_path = Path(root) / "_config.yml"
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    return config_path, yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+
+
+def release(root: str | Path) -> str | None:
+    """Return the course release named in ``_config.yml`` (key ``release``), e.g.
+    ``"v0.2.0"``, or ``None`` when the course names none.
+
+    A release is a git tag ``vX.Y.Z`` made by ``make release VERSION=X.Y.Z`` once per
+    teaching term: the Colab setup cell installs labkit at that tag and the launch links
+    open the labs at that tag, so a lab handed out in week 1 runs the same labkit in week 12.
+
+    Raises
+    ------
+    ValueError
+        When the key is not a tag of the form ``vX.Y.Z``.
+    """
+    config_path, config = _book_config(root)
+    tag = config.get("release")
+    if tag is None:
+        return None
+    if not isinstance(tag, str) or not _RELEASE_TAG.match(tag):
+        raise ValueError(f"{config_path}: release must be a tag like 'v1.2.0', got {tag!r}.")
+    return tag
+
+
+def repository(root: str | Path) -> tuple[str, str]:
+    """Return ``(url, ref)`` of the course repository from ``_config.yml``: the git ref that
+    learners' links and installs point at.
+
+    ``ref`` is the release tag (key ``release``) when the course names one, else
+    ``repository.branch``. With a release, ``repository.branch`` must name the same tag
+    (``_config.yml`` writes it as the YAML alias ``*release``): Jupyter Book builds the
+    book's launch buttons from it, and they must open the same labs as the lab tables and
+    install the same labkit as the Colab setup cell.
+
+    Raises
+    ------
+    ValueError
+        When the URL or branch is missing, or the branch and the release disagree.
+    """
+    config_path, config = _book_config(root)
     repo = config.get("repository") or {}
     url, branch = repo.get("url"), repo.get("branch")
     if not url or not branch:
         raise ValueError(f"{config_path} must set repository.url and repository.branch.")
-    return str(url).rstrip("/"), str(branch)
+    tag = release(root)
+    if tag is not None and str(branch) != tag:
+        raise ValueError(f"{config_path}: repository.branch is {branch!r} but the release is "
+                         f"{tag!r}; the book's launch buttons use repository.branch, so set "
+                         "it to the release (`branch: *release`).")
+    return str(url).rstrip("/"), str(tag or branch)
 
 
 def write_book_config(root: str | Path, dest: str | Path, **execute: object) -> Path:
@@ -110,6 +157,8 @@ def find_lab(root: str | Path, key: str) -> Lab:
 def colab_setup_source(url: str, ref: str) -> str:
     """Source of the setup cell that installs labkit in Colab and does nothing elsewhere.
 
+    ``ref`` is what :func:`repository` returns: the course's release tag, so that a lab
+    installs the labkit of the term it was handed out in, whenever it is opened.
     The distribution is ``dmls-labkit`` because PyPI's ``labkit`` is another project.
     Packages Colab already has (numpy, pandas, scikit-learn, matplotlib, torch) satisfy
     labkit's ranges, so pip installs only labkit itself.
