@@ -79,8 +79,3 @@ def test_encoder_gives_one_hot_rows_and_ignores_unseen_categories(data):
     assert X_test.shape[1] == X.shape[1]
     assert np.array_equal(X_test.sum(axis=1), np.full(len(unseen), len(CONTEXT_COLUMNS) - 1))
 
-
-def test_encoder_is_a_fresh_unfitted_object_each_time():
-    a, b = make_context_encoder(), make_context_encoder()
-    assert a is not b
-    assert not hasattr(a, "transformers_")

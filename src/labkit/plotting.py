@@ -40,7 +40,8 @@ def glue(name: str, obj: Any, display: bool = True, *, alt: str | None = None) -
 
     Examples
     --------
-    >>> glue("lab00-answer", 42)  # doctest: +SKIP
+    >>> glue("lab00-answer", 42)  # outside a notebook, display prints the value
+    42
     """
     if not isinstance(name, str) or not name:
         raise ValueError("glue needs a non-empty string name, e.g. 'lab01-cost-curve'.")
