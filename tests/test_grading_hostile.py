@@ -4,6 +4,9 @@ One session-scoped batch grades every case with two workers (a few seconds per
 notebook); each test then reads its row. Cases that rely on the sandbox (reading or
 writing the instructor's files, the network, a fork bomb) are skipped, not run, where
 bubblewrap does not work: a fork bomb without a process limit would take the machine.
+
+While the batch is graded, an audit hook records every path the grader's process opens
+or lists, to show that no link's target is ever opened.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import hashlib
 import json
 import os
 import socket
+import stat
+import sys
 import tempfile
 import threading
 import warnings
@@ -23,14 +28,22 @@ import nbformat
 import numpy as np
 import pytest
 
-from labkit.grading import Limits, grade
+from labkit.contract import RESULTS_ENV, public_seed
+from labkit.grading import Limits, batch, grade
+from labkit.grading.discover import LINK_REASON
+from labkit.grading.rebuild import rebuild, tasks_of
 from labkit.grading.sandbox import probe
+from labkit.grading.seeds import SeedPool, answers_digest, secret_from_seed
+
+pytestmark = pytest.mark.grading
 
 FIXTURE = Path(__file__).parent / "fixtures" / "grading"
 SOLUTION = FIXTURE / "solutions" / "90-fixture.ipynb"
 TEMPLATE = FIXTURE / "labs" / "90-fixture.ipynb"
-SEED = 12345  # grading seed of the batch
+SEED = 12345  # the batch's --seed: the grading secret its pool of seeds comes from
 FULL = 6  # points of the fixture lab: mean 2, scale 3, cutoff 1
+TEMPLATE_NB = nbformat.read(TEMPLATE, as_version=4)
+POOL = SeedPool(secret_from_seed(SEED), 4, avoid={public_seed(TEMPLATE_NB)})
 LIMITS = Limits(cell_timeout=6, submission_timeout=30, memory_mb=3072, processes=64,
                 output_mb=0.5)
 SANDBOXED = probe([]).enabled
@@ -58,10 +71,16 @@ def _prepend(cell_id, code, nb=None):
     return nb
 
 
-def _public_answers():
-    """The fixture's answers under the public SEED = 0, to hard-code them."""
-    x = np.random.default_rng(0).normal(size=50)
+def _answers(seed=0):
+    """The fixture's answers under a seed (the public SEED = 0), to hard-code them."""
+    x = np.random.default_rng(seed).normal(size=50)
     return float(np.mean(x)), float(np.quantile(x, 0.9))
+
+
+def _grading_seed(nb):
+    """The pool seed a submission runs under (the test knows the secret; students don't)."""
+    return POOL.seeds[POOL.index(answers_digest(rebuild(TEMPLATE_NB, nb).notebook,
+                                                tasks_of(TEMPLATE_NB)))]
 
 
 def _surrogate_answer() -> bytes:
@@ -73,7 +92,7 @@ def _surrogate_answer() -> bytes:
 
 def _hostile_cases(paths):
     """id -> notebook (NotebookNode) or raw bytes."""
-    mean0, cutoff0 = _public_answers()
+    mean0, cutoff0 = _answers(0)
     secrets = [str(paths["secret"]), str(SOLUTION), str(paths["subs"] / "solution.ipynb"),
                str(paths["home_file"])]
     leak_check = (
@@ -105,9 +124,26 @@ def _hostile_cases(paths):
         "infinite-loop": _with("task-scale", "while True:\n    pass"),
         "loop-ignoring-interrupts": _with(
             "task-scale", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                          "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                           "while True:\n    pass"),
+        # Right answer, then a loop that swallows the interrupt: the cell ends "ok" and
+        # the check records the right values; the time limit still costs the task.
+        "loop-swallows-interrupt": _with(
+            "task-scale", "def scale(v, k):\n    return np.asarray(v, dtype=float) * k\n"
+                          "try:\n    while True:\n        pass\n"
+                          "except KeyboardInterrupt:\n    pass"),
+        # The same, inside the function, on the grading data only: the check cell.
+        "check-loop-swallowed": _with(
+            "task-scale", "def scale(v, k):\n    if len(v) > 10:\n        try:\n"
+                          "            while True:\n                pass\n"
+                          "        except KeyboardInterrupt:\n            pass\n"
+                          "    return np.asarray(v, dtype=float) * k"),
         "memory-blowup": _with("task-scale", "hog = bytearray(2**36)"),
-        "output-flood": _prepend("task-mean", "for i in range(300000):\n    print(i)"),
+        # 300000 lines (2 MB) in 300 prints: over the output cap, well within the cell
+        # time limit (a print per line takes ipykernel longer than the limit here)
+        "output-flood": _prepend(
+            "task-mean", "for i in range(300):\n"
+                         "    print('\\n'.join(map(str, range(1000 * i, 1000 * i + 1000))))"),
         "sys-exit-0": _prepend("task-mean", "import sys\nsys.exit(0)"),
         "sys-exit-1": _prepend("task-mean", "import sys\nsys.exit(1)"),
         "os-exit": _prepend("task-scale", "import os\nos._exit(0)"),
@@ -165,25 +201,27 @@ def _hostile_cases(paths):
         "fork-bomb": _with("task-scale", "import os\nwhile True:\n    os.fork()"),
         "deep-folders": _prepend(
             "task-scale",
-            "import os\nhere = os.getcwd()\nos.chdir(os.environ['LABKIT_RESULTS_DIR'])\n"
+            f"import os\nhere = os.getcwd()\nos.chdir(os.environ[{RESULTS_ENV!r}])\n"
             "for _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\nos.chdir(here)"),
         "prints-seed": _with("task-mean", "raise ValueError(f'the seed is {SEED}')"),
+        # No text filter catches this; the next version runs under another seed.
+        "prints-seed-hex": _with("task-mean", "raise ValueError(f'{SEED:x}'[::-1])"),
         "lone-surrogate": _surrogate_answer(),
         "result-symlink": _prepend(
             "task-scale",
-            "import os\nRES = os.environ['LABKIT_RESULTS_DIR']\n"
+            f"import os\nRES = os.environ[{RESULTS_ENV!r}]\n"
             "os.remove(os.path.join(RES, 'mean.json'))\n"
             f"os.symlink({str(paths['forged'])!r}, os.path.join(RES, 'mean.json'))",
             # passes the public check, so its (wrong) result is recorded, then replaced
             _with("task-mean", "def mean(v):\n    return 2.0 if len(v) == 3 else 0.0")),
         "result-fifo": _prepend(
             "task-scale",
-            "import os\nRES = os.environ['LABKIT_RESULTS_DIR']\n"
+            f"import os\nRES = os.environ[{RESULTS_ENV!r}]\n"
             "os.remove(os.path.join(RES, 'mean.json'))\n"
             "os.mkfifo(os.path.join(RES, 'mean.json'))"),
         "tampers-other-results": _with(
             "task-mean",
-            "import glob, os, time\nFOUND = []\nown = os.environ['LABKIT_RESULTS_DIR']\n"
+            f"import glob, os, time\nFOUND = []\nown = os.environ[{RESULTS_ENV!r}]\n"
             "end = time.time() + 4\n"
             "while time.time() < end:\n"
             f"    for d in glob.glob({str(paths['temp'])!r} + '/*/*/results') + "
@@ -224,9 +262,44 @@ def _hostile_cases(paths):
     return cases
 
 
+_OPENED: list[str] | None = None
+
+
+def _audit(event, args):
+    if _OPENED is not None and event in ("open", "os.scandir", "os.listdir") and args \
+            and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_audit)
+
+#: Link name in the submissions folder -> what the test makes it point at.
+LINKS = ("to-solution.ipynb", "to-secret.ipynb", "to-fifo.ipynb", "dangling.ipynb",
+         "linked-folder")
+
+
+def _add_links(subs, base):
+    """Submissions that are links, or hold one: each must be an invalid row, unopened."""
+    targets = base / "link-targets"
+    (targets / "folder").mkdir(parents=True)
+    nbformat.write(_solution(), targets / "folder" / "lab.ipynb")
+    os.mkfifo(targets / "fifo")
+    (targets / "secret.ipynb").write_text("instructor only")
+    for name, target in zip(LINKS, [SOLUTION, targets / "secret.ipynb", targets / "fifo",
+                                    targets / "gone.ipynb", targets / "folder"], strict=True):
+        os.symlink(target, subs / name)
+    (subs / "link-inside").mkdir()  # the notebook in a student's folder is a link
+    os.symlink(SOLUTION, subs / "link-inside" / "lab.ipynb")
+    (subs / "link-beside").mkdir()  # a real notebook, and a link to a folder beside it
+    nbformat.write(_solution(), subs / "link-beside" / "lab.ipynb")
+    os.symlink(targets / "folder", subs / "link-beside" / "data")
+    return targets
+
+
 @pytest.fixture(scope="session")
 def hostile(tmp_path_factory):
     """Grade every case in one batch; returns rows by id and what the test needs."""
+    global _OPENED
     base = tmp_path_factory.mktemp("hostile")
     subs, out = base / "subs", base / "out"
     subs.mkdir()
@@ -250,46 +323,73 @@ def hostile(tmp_path_factory):
     home_file = Path.home() / ".bashrc"
     # Short: kernel sockets live under it, and a Unix socket path has at most 107 bytes.
     temp = Path(tempfile.mkdtemp(prefix="lg-hostile-", dir="/tmp"))
-    # A result with the right value under the grading seed, for a symlink to point at.
-    right = float(np.mean(np.random.default_rng(SEED).normal(size=50)))
     forged = base / "forged.json"
-    forged.write_text(json.dumps({"task": "mean", "rtol": 1e-6, "atol": 1e-9,
-                                  "values": {"value": right}}))
     paths = {"subs": subs, "out": out, "secret": secret, "port": listener.getsockname()[1],
              "home_file": home_file if home_file.is_file() else secret, "temp": temp,
              "forged": forged}
-    for name, nb in _hostile_cases(paths).items():
+    cases = _hostile_cases(paths)
+    # A result with the right value under the seed the symlinking submission runs
+    # under, for its symlink to point at.
+    right, _ = _answers(_grading_seed(cases["result-symlink"]))
+    forged.write_text(json.dumps({"task": "mean", "rtol": 1e-6, "atol": 1e-9,
+                                  "values": {"value": right}}))
+    for name, nb in cases.items():
         data = nb if isinstance(nb, bytes) else nbformat.writes(nb).encode()
         (subs / f"{name}.ipynb").write_bytes(data)
-    # huge: a valid notebook over the size limit
+    # huge: a valid notebook over the size limit; sparse-huge: 8 GiB of nothing, which
+    # would cost 8 GiB of memory if it were read; deep-json: valid JSON, nested too deep
     big = _solution()
     big.cells[0].source += "\n" + "x" * (3 * 2**20)
     (subs / "huge.ipynb").write_text(nbformat.writes(big))
+    with open(subs / "sparse-huge.ipynb", "wb") as handle:
+        handle.truncate(8 * 2**30)
+    (subs / "deep-json.ipynb").write_bytes(b"[" * 200000 + b"]" * 200000)
+    targets = _add_links(subs, base)
     before = _snapshot(subs)
     old_tempdir = tempfile.tempdir
     tempfile.tempdir = str(temp)
+    # Other work in the same checkout may change labkit's code during the session; the
+    # re-run test must see the same code hash as this batch.
+    code_hash = batch._package_hash()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(batch, "_package_hash", lambda: code_hash)
+    _OPENED = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             summary = grade(SOLUTION, subs, out, workers=2, seed=SEED, limits=LIMITS,
                             progress=False, max_notebook_mb=2)
     finally:
+        opened, _OPENED = _OPENED, None
         tempfile.tempdir = old_tempdir
         listener.close()
     with open(out / "grades.csv", newline="") as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
     leftover = list(temp.iterdir())
     temp.rmdir()
-    return {"rows": rows, "leftover_temp": leftover, "summary": summary, "out": out,
-            "subs": subs, "before": before, "temp": temp, "connections": connections,
-            "warnings": caught,
-            "records": {r["id"]: r for r in summary.records}}
+    yield {"rows": rows, "leftover_temp": leftover, "summary": summary, "out": out,
+           "subs": subs, "before": before, "temp": temp, "connections": connections,
+           "warnings": caught, "opened": opened, "targets": targets,
+           "records": {r["id"]: r for r in summary.records}}
+    patch.undo()
 
 
 def _snapshot(folder):
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(),
-                                         p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every entry under ``folder`` as it is (links not followed): content hashes of
+    small files, size and times of large ones, link targets of links."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                found[str(path.relative_to(folder))] = ("link", os.readlink(path))
+            elif stat.S_ISREG(info.st_mode):
+                digest = hashlib.sha256(path.read_bytes()).hexdigest() \
+                    if info.st_size < 2**26 else None
+                found[str(path.relative_to(folder))] = (digest, info.st_size,
+                                                        info.st_mtime_ns)
+    return found
 
 
 def _row(hostile, name):
@@ -305,7 +405,29 @@ def _task(hostile, name, task):
 
 
 def test_every_submission_gets_a_row(hostile):
-    assert set(hostile["rows"]) == {p.stem for p in hostile["subs"].glob("*.ipynb")}
+    names = {p.name for p in hostile["subs"].iterdir()}
+    expected = {n.removesuffix(".ipynb") for n in names}
+    assert set(hostile["rows"]) == expected
+    assert {"sparse-huge", "to-solution", "linked-folder", "link-inside"} <= expected
+
+
+@pytest.mark.parametrize("name", [n.removesuffix(".ipynb") for n in LINKS]
+                         + ["link-inside", "link-beside"])
+def test_links_are_invalid_rows(hostile, name):
+    row = _row(hostile, name)
+    assert (row["status"], row["total"]) == ("invalid", "0")
+    assert LINK_REASON in row["reason"], row["reason"]
+
+
+def test_no_link_and_no_link_target_is_ever_opened(hostile):
+    opened = hostile["opened"]
+    assert opened, "the audit hook saw nothing"
+    assert not any(str(hostile["targets"]) in p for p in opened), opened
+    links = {*LINKS, "lab.ipynb", "data"}  # lab.ipynb: link-inside's and link-beside's
+    assert not any(Path(p).name in links for p in opened), \
+        [p for p in opened if Path(p).name in links]
+    # the reference solution is opened by path, never through a submission's link
+    assert not any(p.endswith("to-solution.ipynb") for p in opened)
 
 
 def test_solution_scores_full_marks(hostile):
@@ -317,6 +439,8 @@ def test_solution_scores_full_marks(hostile):
     ("corrupt-json", "not valid JSON"),
     ("not-utf8", "not UTF-8"),
     ("huge", "over the 2 MiB limit"),
+    ("sparse-huge", "8192.0 MiB, over the 2 MiB limit"),
+    ("deep-json", "nested too deep"),
 ])
 def test_unreadable_submissions_are_invalid(hostile, name, message):
     row = _row(hostile, name)
@@ -343,11 +467,56 @@ def test_deep_folders_in_the_results_do_not_break_the_batch(hostile):
     assert _points(row) == {"mean": 2, "scale": 3, "cutoff": 1}, row["reason"]
 
 
-def test_the_grading_seed_never_reaches_the_feedback(hostile):
+def test_a_huge_sparse_file_costs_only_its_own_row(hostile):
+    # It is rejected from its size (lstat), never read: the batch went on for all.
+    assert not any(p.endswith("sparse-huge.ipynb") for p in hostile["opened"])
+    assert _row(hostile, "solution")["status"] == "graded"
+    log = json.loads((hostile["out"] / "log.json").read_text())
+    assert log["submissions"]["sparse-huge"] == {
+        "path": str(hostile["subs"] / "sparse-huge.ipynb"), "sha256": None,
+        "bytes": 8 * 2**30}
+
+
+def test_decimal_seeds_are_still_masked_in_feedback(hostile):
     row = _row(hostile, "prints-seed")
     feedback = (hostile["out"] / "feedback" / "prints-seed.md").read_text()
-    assert str(SEED) not in row["reason"] + feedback
+    assert not any(str(seed) in row["reason"] + feedback for seed in POOL.seeds)
     assert "<grading seed>" in feedback
+
+
+def test_a_leaked_seed_does_not_apply_to_the_next_version(hostile, tmp_path):
+    """The seed leaks in a form no filter catches; the student hands in a new version
+    with the answers hard-coded for it. The new version is new answers, so it runs under
+    the seed the secret picks for *them*: here another one (chance 1 - 1/4), and the
+    hard-coded answers are wrong there."""
+    record = hostile["records"]["prints-seed-hex"]
+    mean_task = next(t for t in record["tasks"] if t["task"] == "mean")
+    leaked = int(mean_task["message"].rsplit(": ", 1)[1][::-1], 16)  # as a student would
+    assert leaked == POOL.seeds[record["pool"]]
+    mean_l, cutoff_l = _answers(leaked)
+    for version in range(20):
+        v2 = _with("task-mean", f"def mean(v):  # v{version}\n"
+                                f"    return 2.0 if len(v) == 3 else {mean_l!r}",
+                   _with("task-cutoff", f"CUTOFF = {cutoff_l!r}"))
+        # A version that lands on the leaked seed (chance 1/4: the price of a small
+        # pool) would pass; the student cannot tell which do without the secret. The
+        # test knows it, and checks that one that lands elsewhere fails.
+        if _grading_seed(v2) != leaked:
+            break
+    nbformat.write(v2, tmp_path / "v2.ipynb")
+    grade(SOLUTION, tmp_path / "v2.ipynb", tmp_path / "out", seed=SEED, limits=LIMITS,
+          progress=False)
+    with open(tmp_path / "out" / "grades.csv", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert _points(row) == {"mean": 0, "scale": 3, "cutoff": 0}, row["reason"]
+
+
+def test_the_seeds_are_in_no_file_for_people(hostile):
+    out = hostile["out"]
+    texts = [(out / "grades.csv").read_text(), (out / "log.json").read_text()]
+    texts += [p.read_text() for p in (out / "feedback").iterdir()]
+    for seed in POOL.seeds:
+        assert not any(str(seed) in text for text in texts), seed
 
 
 def test_parameters_tag_moved_still_runs_under_the_grading_seed(hostile):
@@ -376,9 +545,10 @@ def test_cheats_lose_exactly_the_wrong_tasks(hostile, name):
 @pytest.mark.parametrize("name", ["showtraceback-patched", "custom-exc-swallows"])
 def test_hidden_tracebacks_are_still_seen(hostile, name):
     # The failing self-check raised, and the kernel hid or swallowed the traceback; its
-    # execute reply still says 'error', which is what the runner reads.
+    # execute reply still says 'error' (AssertionError), which is what the runner reads.
     task = _task(hostile, name, "mean")
-    assert task["state"] == "error" and "AssertionError" in task["message"], task
+    assert task["state"] == "failed", task
+    assert task["message"] == "its self-check failed: mean: mean([1, 2, 3]) should be 2."
 
 
 def test_wrong_answer_message_names_values_not_expected_numbers(hostile):
@@ -386,8 +556,9 @@ def test_wrong_answer_message_names_values_not_expected_numbers(hostile):
     assert task["state"] == "failed" and "(value)" in task["message"]
     feedback = (hostile["out"] / "feedback" / "wrong-mean.md").read_text()
     assert "different values" in feedback
+    pool = hostile["records"]["wrong-mean"]["pool"]
     reference = json.loads(next((hostile["out"] / ".labkit-grade").glob(
-        "reference-*.json")).read_text())
+        f"reference-*-{pool}.json")).read_text())
     expected = reference["tasks"]["mean"]["values"]["value"]
     assert repr(expected)[:8] not in feedback
 
@@ -401,22 +572,40 @@ def test_deleted_answer_is_not_implemented_and_others_count(hostile):
     row = _row(hostile, "answers-deleted-scale")
     assert _points(row) == {"mean": 2, "scale": 0, "cutoff": 1}
     assert row["status"] == "partial"
-    assert _task(hostile, "answers-deleted-scale", "scale")["state"] == "not-implemented"
+    scale = _task(hostile, "answers-deleted-scale", "scale")
+    assert scale["state"] == "not-implemented"
+    assert scale["message"].startswith("answer cell not found")
     assert "answer cell not found" in (
         hostile["out"] / "feedback" / "answers-deleted-scale.md").read_text()
 
 
-def test_infinite_loop_costs_only_its_task(hostile):
-    row = _row(hostile, "infinite-loop")
-    assert _points(row) == {"mean": 2, "scale": 0, "cutoff": 1}
-    assert _task(hostile, "infinite-loop", "scale")["state"] == "timeout"
+@pytest.mark.parametrize("name, cell", [
+    ("infinite-loop", "answer"),  # the kernel honours the interrupt
+    ("loop-swallows-interrupt", "answer"),  # catches KeyboardInterrupt, ends "ok"
+    ("check-loop-swallowed", "check"),  # the same in the check, with the right values
+])
+def test_a_cell_past_the_time_limit_costs_its_task(hostile, name, cell):
+    row = _row(hostile, name)
+    assert _points(row) == {"mean": 2, "scale": 0, "cutoff": 1}, row["reason"]
+    assert row["status"] == "partial", row["reason"]
+    task = _task(hostile, name, "scale")
+    assert task["state"] == "timeout"
+    assert task["message"] == (f"its {cell} cell ran past the per-cell time limit of "
+                               f"{LIMITS.cell_timeout:g} s")
+    feedback = (hostile["out"] / "feedback" / f"{name}.md").read_text()
+    assert f"time limit of {LIMITS.cell_timeout:g} s" in feedback
 
 
 def test_loop_ignoring_interrupts_hits_the_submission_timeout(hostile):
+    # SIGINT and SIGTERM ignored: the run ends only when the grader kills it, and the
+    # row says so; it is never "graded", whatever the other tasks did.
     row = _row(hostile, "loop-ignoring-interrupts")
     assert row["status"] == "timeout"
     assert "time limit" in row["reason"]
-    assert int(row["mean"]) == 2  # recorded before the loop started
+    assert _points(row) == {"mean": 2, "scale": 0, "cutoff": 0}  # mean came before
+    states = {t: _task(hostile, "loop-ignoring-interrupts", t)["state"]
+              for t in ("mean", "scale", "cutoff")}
+    assert states == {"mean": "passed", "scale": "timeout", "cutoff": "not-run"}
     assert hostile["records"]["loop-ignoring-interrupts"]["seconds"] < \
         LIMITS.submission_timeout + 10
 
@@ -513,7 +702,7 @@ def test_no_process_outlives_the_batch(hostile):
 
 def test_log_records_seed_versions_and_hashes(hostile):
     log = json.loads((hostile["out"] / "log.json").read_text())
-    assert log["seed"] == SEED
+    assert log["seed"] == SEED and log["seed_pool"] == 4
     assert log["versions"]["papermill"] and log["versions"]["nbclient"]
     subs = log["submissions"]
     data = (hostile["subs"] / "wrong-mean.ipynb").read_bytes()
@@ -527,13 +716,28 @@ def test_missing_sandbox_is_warned_about(hostile):
     assert any("no sandbox" in t for t in texts) == (not SANDBOXED)
 
 
+def test_the_reference_runs_once_per_pool_seed_not_per_submission(hostile):
+    summary, records = hostile["summary"], hostile["records"]
+    used = {r["pool"] for r in records.values() if r["pool"] is not None}
+    assert used == {0, 1, 2, 3}  # 40-odd submissions spread over the pool
+    assert summary.reference_runs == 4 < len(records)
+    files = sorted((hostile["out"] / ".labkit-grade").glob("reference-*.json"))
+    assert len(files) == 4
+    for path in files:  # each under the pool seed its name says
+        assert json.loads(path.read_text())["seed"] == POOL.seeds[int(path.stem[-1])]
+
+
 def test_rerun_resumes_and_gives_identical_results(hostile):
     out = hostile["out"]
     before = (out / "grades.csv").read_bytes()
+    feedback = {p.name: p.read_bytes() for p in (out / "feedback").iterdir()}
     records = out / ".labkit-grade" / "records"
-    (records / "wrong-mean.json").unlink()  # as if the first run stopped before it
+    for name in ("wrong-mean", "infinite-loop"):  # as if the first run stopped first
+        (records / f"{name}.json").unlink()
     summary = grade(SOLUTION, hostile["subs"], out, workers=2, limits=LIMITS,
                     progress=False, max_notebook_mb=2)
-    assert summary.graded_now == 1 and summary.seed == SEED
+    assert summary.graded_now == 2 and summary.seed == SEED
+    assert summary.reference_runs == 0  # cached in the state folder
     assert (out / "grades.csv").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in (out / "feedback").iterdir()} == feedback
     assert os.listdir(records) and len(os.listdir(records)) == len(hostile["rows"])

@@ -1,8 +1,9 @@
 """The sandbox's seccomp filter: the kernel keyring system calls fail, nothing else does.
 
 The keyring is shared across namespaces, so without the filter one submission's kernel
-could leave a key for a later one to read. These tests run the sandbox's launch prefix
-directly (no notebook), a fraction of a second each.
+could leave a key for a later one to read. The tests marked ``grading`` start sandboxes
+(the launch prefix, no notebook), a fraction of a second each; the filter's decoding
+test needs none.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def _run_in(box, code, *args):
                           stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.grading
 def test_keyring_calls_fail_with_eperm_in_the_sandbox(box):
     run = _run_in(box, KEYRING_PROBE, *map(str, CALLS))
     assert run.returncode == 0, run.stderr
@@ -83,12 +85,14 @@ def test_keyring_calls_fail_with_eperm_in_the_sandbox(box):
     assert results and all(value == [-1, 1] for value in results.values()), results
 
 
+@pytest.mark.grading
 def test_normal_work_runs_in_the_filtered_sandbox(box):
     run = _run_in(box, NORMAL_WORK)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "42"
 
 
+@pytest.mark.grading
 def test_probe_falls_back_when_bubblewrap_refuses_the_filter(monkeypatch):
     if not probe([]).enabled:
         pytest.skip("bubblewrap does not work here")

@@ -180,7 +180,7 @@ def _status_of(verdicts: list[Verdict], outcome: str, message: str,
     return status, reason if len(reason) <= 500 else reason[:497] + "..."
 
 
-def _load_state(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -194,7 +194,7 @@ def _secret(state: Path, seed: int | None) -> tuple[str, int | None]:
     A given seed makes the secret; otherwise the saved one is kept, or a random one
     drawn and saved (0600, in the private state folder).
     """
-    saved = _load_state(state / "state.json")
+    saved = _read_json(state / "state.json")
     if seed is not None:
         secret = secret_from_seed(seed)
     elif isinstance(saved.get("secret"), str):
@@ -338,7 +338,7 @@ def grade(lab: str | Path, submissions: str | Path, out: str | Path, *, workers:
     records: dict[str, dict[str, Any]] = {}
     todo: list[Submission] = []
     for sub in subs:
-        old = _load_state(_record_path(state, sub.id))
+        old = _read_json(_record_path(state, sub.id))
         if old.get("key") == key and old.get("identity") == seen[sub.id].identity \
                 and old.get("id") == sub.id:
             records[sub.id] = old

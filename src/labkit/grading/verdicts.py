@@ -269,8 +269,9 @@ def decide(task: str, points: int, reference: dict[str, Any],
         if cell.get("ename") == "NotImplementedError" or "not implemented" in text.lower():
             return Verdict(task, 0, points, TaskState.NOT_IMPLEMENTED,
                            "not implemented (the stub still raises NotImplementedError)")
-    if check.get("state") == "error" and check.get("ename") == "AssertionError":
-        return Verdict(task, 0, points, "failed",
+    if check.get("state") == CellState.ERROR and check.get("ename") == "AssertionError":
+        # The self-check stopped before recording: the answer is wrong on its own cases.
+        return Verdict(task, 0, points, TaskState.FAILED,
                        f"its self-check failed: {_error(check, name=False)}")
     for label, cell in (("answer", answer), ("check", check)):
         state = cell.get("state")
