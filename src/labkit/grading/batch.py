@@ -279,9 +279,6 @@ def grade(lab: str | Path, submissions: str | Path, out: str | Path, *, workers:
         summary = grade("01", "submissions/", "graded/", workers=2)
         print(summary.text())
     """
-    import nbformat
-    from tqdm.auto import tqdm
-
     if not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"workers must be an integer from 1 to {MAX_WORKERS}, got "
                          f"{workers!r}")
@@ -291,8 +288,106 @@ def grade(lab: str | Path, submissions: str | Path, out: str | Path, *, workers:
     if not isinstance(max_notebook_mb, (int, float)) or max_notebook_mb <= 0:
         raise ValueError(f"max_notebook_mb must be positive, got {max_notebook_mb!r}")
     limits = limits or Limits()
+    the_lab = _Lab.load(lab, course_root)
+    subs_folder, out = _folders(submissions, out)
+    subs = find_submissions(submissions)
+    state = out / STATE_DIR
+    (state / "records").mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)
+    secret, seed = _secret(state, seed)
+    pool = SeedPool(secret, seed_pool, avoid={public_seed(the_lab.template)})
+    box = probe([the_lab.solution_path.parent, the_lab.template_path.parent, subs_folder,
+                 out], use_bwrap=sandbox)
+    if not box.enabled:
+        import warnings
+
+        warnings.warn(f"labkit grade: no sandbox ({box.reason}). Submissions run with "
+                      "time, memory and output limits only: they can read your files, use "
+                      "the network and see each other.", RuntimeWarning, stacklevel=2)
+    settings = {"format": _FORMAT, "secret": _sha256(secret.encode()), "pool": pool.size,
+                "limits": asdict(limits), "solution": the_lab.solution_sha256,
+                "template": the_lab.template_sha256, "sandbox": box.enabled,
+                "max_notebook_mb": max_notebook_mb, "labkit": _package_hash()}
+    key = _sha256(json.dumps(settings, sort_keys=True).encode())[:16]
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
     max_bytes = int(max_notebook_mb * 2**20)
-    solution_path, template_path = resolve_lab(lab, course_root)
+    # What each file is, without keeping it: its hash (streamed), or why it is invalid.
+    seen = {sub.id: inspect(sub, max_bytes) for sub in subs}
+    records = {sub.id: old for sub in subs
+               if (old := _read_json(_record_path(state, sub.id))).get("key") == key
+               and old.get("identity") == seen[sub.id].identity and old.get("id") == sub.id}
+    todo = [sub for sub in subs if sub.id not in records]
+    with Runner(box, limits, workers) as runner:
+        job = _Batch(runner, References(runner, the_lab.template, the_lab.solution,
+                                        the_lab.tasks, pool, state, key),
+                     pool, the_lab, seen, max_bytes, limits.cell_timeout, key, state,
+                     masked=[str(s) for s in (*pool.seeds, seed)
+                             if s is not None and len(str(s)) >= _MIN_MASKED])
+        begun = time.monotonic()
+        records.update(job.grade_all(todo, workers, progress))
+        seconds = time.monotonic() - begun
+
+    ordered = [records[s.id] for s in subs]
+    counts: dict[str, int] = {}
+    for record in ordered:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    per_minute = 60.0 * len(todo) / seconds if todo and seconds > 0 else 0.0
+    ran = {s.id for s in todo}
+    run_seconds = sorted(r["seconds"] for r in ordered if r["id"] in ran)
+    _write_outputs(out, the_lab, ordered, {
+        "labkit_grade_format": _FORMAT, "started": started_at,
+        "lab": {"solution": str(the_lab.solution_path), "template": str(the_lab.template_path),
+                "solution_sha256": the_lab.solution_sha256,
+                "template_sha256": the_lab.template_sha256, "tasks": the_lab.tasks,
+                "labkit_code_sha256": settings["labkit"]},
+        "seed": seed, "seed_pool": pool.size, "limits": asdict(limits), "workers": workers,
+        "max_notebook_mb": max_notebook_mb,
+        "sandbox": {"enabled": box.enabled, "reason": box.reason},
+        "submissions": {sub.id: {"path": str(sub.path) if sub.path else None,
+                                 "sha256": seen[sub.id].sha256, "bytes": seen[sub.id].size}
+                        for sub in subs},
+        "counts": counts,
+        "throughput": {"ran": len(todo), "reused": len(ordered) - len(todo),
+                       "seconds": round(seconds, 3), "per_minute": round(per_minute, 2),
+                       "reference_runs": job.refs.runs,
+                       "reference_seconds": round(job.refs.seconds, 3),
+                       "p50_seconds": _quantile(run_seconds, 0.5),
+                       "p95_seconds": _quantile(run_seconds, 0.95)}})
+    return GradingSummary(out, counts, len(todo), len(ordered) - len(todo), seconds,
+                          per_minute, seed, box.reason, pool.size, job.refs.runs, ordered)
+
+
+@dataclass(frozen=True)
+class _Lab:
+    """The lab being graded: the reference solution, the template and their tasks."""
+
+    solution_path: Path
+    template_path: Path
+    solution: Any
+    template: Any
+    tasks: dict[str, dict[str, Any]]
+    solution_sha256: str
+    template_sha256: str
+
+    @classmethod
+    def load(cls, lab: str | Path, course_root: str | Path | None) -> _Lab:
+        import nbformat
+
+        solution_path, template_path = resolve_lab(lab, course_root)
+        solution_bytes, template_bytes = solution_path.read_bytes(), template_path.read_bytes()
+        solution = nbformat.reads(solution_bytes.decode("utf-8"), as_version=4)
+        template = nbformat.reads(template_bytes.decode("utf-8"), as_version=4)
+        tasks = tasks_of(template)
+        if set(tasks_of(solution)) != set(tasks):
+            raise ValueError(f"{template_path.name} and {solution_path.name} have different "
+                             "tasks; run `labkit author build`.")
+        return cls(solution_path, template_path, solution, template, tasks,
+                   _sha256(solution_bytes), _sha256(template_bytes))
+
+
+def _folders(submissions: str | Path, out: str | Path) -> tuple[Path, Path]:
+    """The submissions' folder and the output folder, refusing one inside the other."""
     subs_folder, out = _submissions_folder(submissions), Path(out).resolve()
     if os.path.isdir(submissions):
         if out == subs_folder or subs_folder in out.parents:
@@ -301,124 +396,81 @@ def grade(lab: str | Path, submissions: str | Path, out: str | Path, *, workers:
                              "--out.")
     elif out == subs_folder / Path(submissions).name:
         raise ValueError(f"--out {out} is the submitted notebook itself; pick a folder.")
-    subs = find_submissions(submissions)
-    solution_bytes, template_bytes = solution_path.read_bytes(), template_path.read_bytes()
-    solution = nbformat.reads(solution_bytes.decode("utf-8"), as_version=4)
-    template = nbformat.reads(template_bytes.decode("utf-8"), as_version=4)
-    tasks = tasks_of(template)
-    if set(tasks_of(solution)) != set(tasks):
-        raise ValueError(f"{template_path.name} and {solution_path.name} have different "
-                         "tasks; run `labkit author build`.")
+    return subs_folder, out
 
-    state = out / STATE_DIR
-    (state / "records").mkdir(parents=True, exist_ok=True)
-    os.chmod(state, 0o700)
-    secret, seed = _secret(state, seed)
-    pool = SeedPool(secret, seed_pool, avoid={public_seed(template)})
-    masked = [str(s) for s in (*pool.seeds, seed) if s is not None
-              and len(str(s)) >= _MIN_MASKED]
 
-    protected = [solution_path.parent, template_path.parent, subs_folder, out]
-    box = probe(protected, use_bwrap=sandbox)
-    if not box.enabled:
-        import warnings
+@dataclass
+class _Batch:
+    """What grading each submission of one batch shares."""
 
-        warnings.warn(f"labkit grade: no sandbox ({box.reason}). Submissions run with "
-                      "time, memory and output limits only: they can read your files, use "
-                      "the network and see each other.", RuntimeWarning, stacklevel=2)
-    settings = {"format": _FORMAT, "secret": _sha256(secret.encode()), "pool": pool.size,
-                "limits": asdict(limits), "solution": _sha256(solution_bytes),
-                "template": _sha256(template_bytes), "sandbox": box.enabled,
-                "max_notebook_mb": max_notebook_mb, "labkit": _package_hash()}
-    key = _sha256(json.dumps(settings, sort_keys=True).encode())[:16]
-    started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    runner: Runner
+    refs: References
+    pool: SeedPool
+    lab: _Lab
+    seen: dict[str, Seen]
+    max_bytes: int
+    cell_timeout: float
+    key: str
+    state: Path
+    masked: list[str]
 
-    # What each file is, without keeping it: its hash (streamed), or why it is invalid.
-    seen = {sub.id: inspect(sub, max_bytes) for sub in subs}
-    records: dict[str, dict[str, Any]] = {}
-    todo: list[Submission] = []
-    for sub in subs:
-        old = _read_json(_record_path(state, sub.id))
-        if old.get("key") == key and old.get("identity") == seen[sub.id].identity \
-                and old.get("id") == sub.id:
-            records[sub.id] = old
-        else:
-            todo.append(sub)
+    def grade_all(self, todo: list[Submission], workers: int,
+                  progress: bool) -> dict[str, dict[str, Any]]:
+        """Grade ``todo`` with ``workers`` threads; each record is saved as it comes.
 
-    with Runner(box, limits, workers) as runner:
-        refs = References(runner, template, solution, tasks, pool, state, key)
+        On Ctrl-C, a failing reference or a grader bug, every kernel is stopped at once;
+        the records saved so far stay, so the next run resumes from them.
+        """
+        from tqdm.auto import tqdm
 
-        def one(sub: Submission) -> dict[str, Any]:
-            try:
-                record = _grade_one(runner, refs, pool, template, tasks, sub, seen[sub.id],
-                                    max_bytes, limits.cell_timeout)
-            except ReferenceFailed:
-                raise
-            except Exception as exc:  # noqa: BLE001  a grader bug costs one row, not the batch
-                why = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace").decode()
-                # Not saved as a record: the next run grades this submission again.
-                return {"id": sub.id, "max": sum(t["points"] for t in tasks.values()),
-                        "total": 0, "tasks": [], "notes": {}, "seconds": 0.0,
-                        "status": Status.ERROR, "reason": f"grader failure ({why[:300]}); "
-                        "please report it to the course maintainers"}
-            _mask(record, masked)
-            record["key"] = key
-            path = _record_path(state, sub.id)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-            os.replace(tmp, path)
-            return record
-
-        begun = time.monotonic()
+        records: dict[str, dict[str, Any]] = {}
         executor = ThreadPoolExecutor(max_workers=workers)
         try:
-            futures = [executor.submit(one, sub) for sub in todo]
+            futures = [executor.submit(self.grade_one, sub) for sub in todo]
             for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
                                unit="nb", disable=not progress or not futures):
                 record = future.result()
                 records[record["id"]] = record
         except BaseException:
-            # Ctrl-C, a failing reference or a grader bug: stop every kernel now;
-            # finished records stay, so the next run resumes from them.
-            runner.abort()
+            self.runner.abort()
             raise
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
-        seconds = time.monotonic() - begun
+        return records
 
-    ordered = [records[s.id] for s in subs]
-    write_gradebook(out / "grades.csv", tasks, ordered)
-    title = solution_path.stem
+    def grade_one(self, sub: Submission) -> dict[str, Any]:
+        """Grade and save one submission; a grader bug costs its row, not the batch."""
+        try:
+            record = _grade_one(self.runner, self.refs, self.pool, self.lab.template,
+                                self.lab.tasks, sub, self.seen[sub.id], self.max_bytes,
+                                self.cell_timeout)
+        except ReferenceFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            why = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace").decode()
+            # Not saved as a record: the next run grades this submission again.
+            return {"id": sub.id, "max": sum(t["points"] for t in self.lab.tasks.values()),
+                    "total": 0, "tasks": [], "notes": {}, "seconds": 0.0,
+                    "status": Status.ERROR, "reason": f"grader failure ({why[:300]}); "
+                    "please report it to the course maintainers"}
+        _mask(record, self.masked)
+        record["key"] = self.key
+        path = _record_path(self.state, sub.id)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+        return record
+
+
+def _write_outputs(out: Path, lab: _Lab, ordered: list[dict[str, Any]],
+                   log: dict[str, Any]) -> None:
+    """Write the gradebook, one feedback file per submission, and the log."""
+    write_gradebook(out / "grades.csv", lab.tasks, ordered)
     for record in ordered:
-        write_feedback(out / "feedback", title, record)
-    counts: dict[str, int] = {}
-    for record in ordered:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
-    per_minute = 60.0 * len(todo) / seconds if todo and seconds > 0 else 0.0
-    ran = {s.id for s in todo}
-    run_seconds = sorted(r["seconds"] for r in ordered if r["id"] in ran)
-    inputs = {sub.id: {"path": str(sub.path) if sub.path else None,
-                       "sha256": seen[sub.id].sha256, "bytes": seen[sub.id].size}
-              for sub in subs}
+        write_feedback(out / "feedback", lab.solution_path.stem, record)
     write_log(out / "log.json", {
-        "labkit_grade_format": _FORMAT, "started": started_at,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "lab": {"solution": str(solution_path), "solution_sha256": settings["solution"],
-                "template": str(template_path), "template_sha256": settings["template"],
-                "tasks": tasks, "labkit_code_sha256": settings["labkit"]},
-        "seed": seed, "seed_pool": pool.size, "limits": asdict(limits), "workers": workers,
-        "max_notebook_mb": max_notebook_mb,
-        "sandbox": {"enabled": box.enabled, "reason": box.reason},
-        "versions": _versions(), "platform": platform.platform(),
-        "submissions": inputs, "counts": counts,
-        "throughput": {"ran": len(todo), "reused": len(ordered) - len(todo),
-                       "seconds": round(seconds, 3), "per_minute": round(per_minute, 2),
-                       "reference_runs": refs.runs,
-                       "reference_seconds": round(refs.seconds, 3),
-                       "p50_seconds": _quantile(run_seconds, 0.5),
-                       "p95_seconds": _quantile(run_seconds, 0.95)}})
-    return GradingSummary(out, counts, len(todo), len(ordered) - len(todo), seconds,
-                          per_minute, seed, box.reason, pool.size, refs.runs, ordered)
+        **log, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": _versions(), "platform": platform.platform()})
 
 
 def _record_path(state: Path, student: str) -> Path:
