@@ -1,5 +1,5 @@
-"""Launch links in the README and on the landing page agree with the repository address
-and with the labs that exist."""
+"""Launch links in the README and on the landing page agree with the repository address,
+the course release (the tag they open) and the labs that exist."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from labkit.course import list_labs, repository
 @pytest.mark.parametrize("page", ["README.md", "index.md"])
 def test_every_lab_has_colab_and_binder_links(root, page):
     readme = (root / page).read_text(encoding="utf-8")
-    url, branch = repository(root)
+    url, ref = repository(root)  # ref: the release tag
     org_repo = url.removeprefix("https://github.com/")
     for lab in list_labs(root):
-        colab = (f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/"
+        colab = (f"https://colab.research.google.com/github/{org_repo}/blob/{ref}/"
                  f"labs/{lab.student.name}")
-        binder = (f"https://mybinder.org/v2/gh/{org_repo}/{branch}"
+        binder = (f"https://mybinder.org/v2/gh/{org_repo}/{ref}"
                   f"?urlpath=lab/tree/labs/{lab.student.name}")
         assert colab in readme, f"{page} lacks the Colab link of {lab.slug}"
         assert binder in readme, f"{page} lacks the Binder link of {lab.slug}"
