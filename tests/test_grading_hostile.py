@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -46,8 +47,19 @@ TEMPLATE_NB = nbformat.read(TEMPLATE, as_version=4)
 POOL = SeedPool(secret_from_seed(SEED), 4, avoid={public_seed(TEMPLATE_NB)})
 LIMITS = Limits(cell_timeout=6, submission_timeout=30, memory_mb=3072, processes=64,
                 output_mb=0.5)
-SANDBOXED = probe([]).enabled
-needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap does not work here")
+
+
+@functools.cache
+def sandboxed() -> bool:
+    """Whether bubblewrap works here (asked once, when a test first needs to know: never
+    while the unit tier merely collects this module)."""
+    return probe([]).enabled
+
+
+@pytest.fixture
+def needs_sandbox():
+    if not sandboxed():
+        pytest.skip("bubblewrap does not work here")
 
 
 def _solution():
@@ -255,7 +267,7 @@ def _hostile_cases(paths):
     copy_cell.source = "def mean(v):\n    return 0.0"
     copy_cell.id = "task-mean-copy"
     nb.cells.append(copy_cell)
-    if not SANDBOXED:
+    if not sandboxed():
         for name in ("fork-bomb", "reads-instructor-files", "network",
                      "writes-output-folder", "tampers-other-results"):
             del cases[name]
@@ -632,8 +644,7 @@ def test_os_exit_stops_the_run_and_says_so(hostile):
     assert _task(hostile, "os-exit", "cutoff")["state"] == "not-run"
 
 
-@needs_sandbox
-def test_fork_bomb_is_contained(hostile):
+def test_fork_bomb_is_contained(hostile, needs_sandbox):
     # Copies of the kernel fight over its sockets, so how the run ends varies (the
     # process limit stops the bomb; the time limit stops a run that no longer answers);
     # what must hold: the task earns nothing, earlier tasks count, the batch goes on and
@@ -644,19 +655,16 @@ def test_fork_bomb_is_contained(hostile):
     assert hostile["records"]["fork-bomb"]["seconds"] < LIMITS.submission_timeout + 10
 
 
-@needs_sandbox
-def test_instructor_files_other_submissions_and_temp_are_invisible(hostile):
+def test_instructor_files_other_submissions_and_temp_are_invisible(hostile, needs_sandbox):
     assert _row(hostile, "reads-instructor-files")["total"] == str(FULL)
 
 
-@needs_sandbox
-def test_no_network(hostile):
+def test_no_network(hostile, needs_sandbox):
     assert _row(hostile, "network")["total"] == str(FULL)
     assert hostile["connections"] == []
 
 
-@needs_sandbox
-def test_writes_outside_the_sandbox_go_nowhere(hostile):
+def test_writes_outside_the_sandbox_go_nowhere(hostile, needs_sandbox):
     assert _row(hostile, "writes-output-folder")["total"] == str(FULL)
     assert "hacked" not in (hostile["out"] / "grades.csv").read_text()
     assert not (hostile["out"] / ".labkit-grade" / "hacked.json").exists()
@@ -669,8 +677,7 @@ def test_results_that_are_not_plain_files_are_refused(hostile, name):
     assert "not a regular file" in _task(hostile, name, "mean")["message"]
 
 
-@needs_sandbox
-def test_submissions_cannot_reach_each_others_results(hostile):
+def test_submissions_cannot_reach_each_others_results(hostile, needs_sandbox):
     # It hunts for other jobs' result folders for 4 s while the other worker grades.
     assert _row(hostile, "tampers-other-results")["total"] == str(FULL)
 
@@ -708,12 +715,12 @@ def test_log_records_seed_versions_and_hashes(hostile):
     data = (hostile["subs"] / "wrong-mean.ipynb").read_bytes()
     assert subs["wrong-mean"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert log["lab"]["solution_sha256"] == hashlib.sha256(SOLUTION.read_bytes()).hexdigest()
-    assert log["sandbox"]["enabled"] == SANDBOXED
+    assert log["sandbox"]["enabled"] == sandboxed()
 
 
 def test_missing_sandbox_is_warned_about(hostile):
     texts = [str(w.message) for w in hostile["warnings"]]
-    assert any("no sandbox" in t for t in texts) == (not SANDBOXED)
+    assert any("no sandbox" in t for t in texts) == (not sandboxed())
 
 
 def test_the_reference_runs_once_per_pool_seed_not_per_submission(hostile):
