@@ -81,3 +81,12 @@ def test_gap_rejects_undefined_recalls(y, group, match):
 def test_gap_needs_a_group_name():
     with pytest.raises(TypeError, match="string"):
         recall_gap([1, 1], [1, 0], ["a", "b"], group=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bad=st.one_of(st.integers(2, 9), st.integers(-9, -1), st.floats(0.1, 0.9)))
+def test_report_names_labels_that_are_not_binary(bad):
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        group_report([1, 0, bad], [1, 0, 1], ["a", "a", "b"])
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        recall_gap([1, 0, 1], [1, bad, 1], ["a", "a", "b"], group="a")

@@ -249,3 +249,17 @@ def test_agrees_with_diffprivlib_when_installed():
     reference = np.array([mechanism.randomise(0.0) for _ in range(5_000)])
     ours = laplace_mechanism(np.zeros(5_000), 0.5, random_state=0)
     assert stats.ks_2samp(reference, ours).pvalue > 1e-3
+
+
+@given(frame=st.one_of(st.none(), st.integers(), st.text(), st.lists(st.integers())))
+def test_k_anonymity_says_what_it_needs(frame):
+    with pytest.raises(TypeError, match="DataFrame"):
+        k_anonymity(frame, ["age"])
+    with pytest.raises(TypeError, match="DataFrame"):
+        generalize(frame, HIERARCHY, {"age": 1})
+
+
+@given(epsilon=st.one_of(st.floats(max_value=0.0), st.just(math.inf), st.just(math.nan)))
+def test_laplace_mechanism_rejects_bad_epsilons(epsilon):
+    with pytest.raises(ValueError, match="epsilon"):
+        laplace_mechanism([1.0, 2.0], epsilon, random_state=0)
