@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import log_softmax, softmax
 
@@ -323,3 +324,58 @@ def test_fine_tune_messages_never_reveal_run_weights():
     message = str(info.value)
     for value in np.concatenate([W.ravel()[:20], b]):
         assert f"{value:.3f}" not in message
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def planned_sessions(p_a, p_b, alpha=0.05, power=0.8):
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    return int(np.ceil(z**2 * (p_a * (1 - p_a) + p_b * (1 - p_b)) / (p_a - p_b) ** 2))
+
+
+@pytest.mark.parametrize("p_a, p_b", [(0.2, 0.23), (0.21, 0.28), (0.5, 0.45)])
+def test_sessions_per_arm_accepts_the_plan_and_cohens_h(p_a, p_b, capsys, tmp_path,
+                                                       monkeypatch):
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    lab02.sessions_per_arm(planned_sessions(p_a, p_b), p_a, p_b)
+    h = proportion_effectsize(p_b, p_a)
+    lab02.sessions_per_arm(int(np.ceil(NormalIndPower().solve_power(h, alpha=0.05, power=0.8))),
+                           p_a, p_b)
+    assert capsys.readouterr().out.count("[ok]") == 2
+    saved = json.loads((tmp_path / "sessions_per_arm.json").read_text())["values"]
+    assert saved["share_of_plan"]["decision"]["array"] == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda n: int(n * 0.79), "too few"),        # one-sided quantile
+    (lambda n: 2 * n, "both arms together"),
+    (lambda n: int(n * 1.2), "more than the plan needs"),
+    (lambda n: "many", "single number"),
+])
+def test_sessions_per_arm_catches_slips(wrong, words):
+    with pytest.raises(AssertionError, match=words):
+        lab02.sessions_per_arm(wrong(planned_sessions(0.21, 0.28)), 0.21, 0.28)
+
+
+@pytest.fixture
+def curve():
+    return pd.DataFrame({"global": [0.15] * 6,
+                         "fine-tuned": [0.15, 0.16, 0.18, 0.16, 0.19, 0.22]},
+                        index=[1, 2, 4, 8, 16, 32])
+
+
+def test_personalize_from_wants_the_gain_to_hold_from_the_budget_on(curve, capsys):
+    lab02.personalize_from(16, curve, min_gain=0.02)
+    assert "[ok]" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="with 8 events the gain"):
+        lab02.personalize_from(4, curve, min_gain=0.02)
+    with pytest.raises(AssertionError, match="already holds from a smaller budget"):
+        lab02.personalize_from(32, curve, min_gain=0.02)
+    with pytest.raises(AssertionError, match="one of the budgets"):
+        lab02.personalize_from(10, curve, min_gain=0.02)

@@ -14,9 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from ._core import as_number, call_answer, expect, expect_number, passed, record
+from ._core import (
+    Example,
+    as_number,
+    call_answer,
+    check_examples,
+    expect,
+    expect_number,
+    passed,
+    record,
+)
+from ._core import decision as _decision
 
-__all__ = ["expected_acceptance", "fine_tune", "softmax_cross_entropy"]
+__all__ = ["expected_acceptance", "fine_tune", "personalize_from", "sessions_per_arm",
+           "softmax_cross_entropy"]
 
 # Worked example of expected_acceptance: three sessions, three slots. The wanted app
 # sits in slot 0, in slot 2 and nowhere, so the answer is (0.9 + 0.1 + 0) / 3.
@@ -60,8 +71,14 @@ _EXAMPLE_FT = ("X=[[1, 0]], y=[1], W_ref=zeros((2, 2)), b_ref=zeros(2), pull=1, 
                "n_steps=1")
 
 
-def _slip(got: float, slips: Mapping[float, str], default: str) -> str:
-    return next((msg for wrong, msg in slips.items() if math.isclose(got, wrong)), default)
+_EA_EXAMPLE = Example(
+    (_RANKS, _WANTED, _EXAM), _EA_WANT, _EXAMPLE_EA, _EA_SLIPS,
+    why="for each session find the slot holding the wanted app, take that slot's examination "
+        "probability (0 when the app is not in the list), then average over sessions.")
+_CE_EXAMPLE = Example(
+    (_LOGITS, _LABELS), _CE_WANT, _EXAMPLE_CE, _CE_SLIPS,
+    why="turn each row of logits into log-probabilities (log-softmax), take the one of the "
+        "row's label, and average minus that over rows.")
 
 
 def expected_acceptance(func: Callable[..., Any], rankings: Mapping[str, Any],
@@ -107,18 +124,10 @@ def expected_acceptance(func: Callable[..., Any], rankings: Mapping[str, Any],
         expect(r.ndim == 2 and r.shape == (len(truth), len(exam)), task,
                f"the lists of {name!r} should have one row per session and one column "
                "per slot (as many as examine_prob has entries).")
+    check_examples(task, func, [_EA_EXAMPLE], result=lambda v: expect_number(task, v))
     on_run = {name: as_number(call_answer(task, func, r.copy(), truth.copy(), exam.copy()))
               for name, r in lists.items()}
     record(task, acceptance=on_run)
-
-    got = expect_number(task, call_answer(task, func, _RANKS.copy(), _WANTED.copy(),
-                                           _EXAM.copy()))
-    if not math.isclose(got, _EA_WANT, rel_tol=1e-9, abs_tol=1e-12):
-        why = _slip(got, _EA_SLIPS, "for each session find the slot holding the wanted "
-                    "app, take that slot's examination probability (0 when the app is "
-                    "not in the list), then average over sessions.")
-        expect(False, task, f"for {_EXAMPLE_EA} the expected acceptance is {_EA_WANT:.4g}, "
-                            f"your function returned {got:.4g}: {why}")
 
     for name, r in lists.items():
         value = on_run[name]
@@ -178,16 +187,9 @@ def softmax_cross_entropy(func: Callable[..., Any], logits: Any, labels: Any) ->
     y = np.asarray(labels)
     expect(z.ndim == 2 and y.ndim == 1 and len(z) == len(y) and len(y) > 0, task,
            "give the check a 2-d array of logits (one row per case) and one label per row.")
+    check_examples(task, func, [_CE_EXAMPLE], result=lambda v: expect_number(task, v))
     on_run = as_number(call_answer(task, func, z.copy(), y.copy()))
     record(task, loss=on_run)
-
-    got = expect_number(task, call_answer(task, func, _LOGITS.copy(), _LABELS.copy()))
-    if not math.isclose(got, _CE_WANT, rel_tol=1e-9, abs_tol=1e-12):
-        why = _slip(got, _CE_SLIPS, "turn each row of logits into log-probabilities "
-                    "(log-softmax), take the one of the row's label, and average minus "
-                    "that over rows.")
-        expect(False, task, f"for {_EXAMPLE_CE} the loss is {_CE_WANT:.4g}, your function "
-                            f"returned {got:.4g}: {why}")
     for k in (2, 5, 30):
         flat = as_number(call_answer(task, func, np.zeros((3, k)), np.array([0, 1, k - 1])))
         expect(math.isclose(flat, math.log(k), rel_tol=1e-9), task,
@@ -279,6 +281,21 @@ def fine_tune(func: Callable[..., Any], X: Any, y: Any, W_ref: Any, b_ref: Any,
     expect(X.ndim == 2 and y.shape == (len(X),) and W_ref.shape == (len(b_ref), X.shape[1]),
            task, "give the check one user's X (n, n_features), y (n,), and reference "
                  "weights W_ref (n_apps, n_features) and b_ref (n_apps,).")
+    W1, b1 = _weights(task, call_answer(task, func, _FT_X.copy(), _FT_Y.copy(),
+                                        np.zeros((2, 2)), np.zeros(2), pull=1.0, lr=1.0,
+                                        n_steps=1, _case=_EXAMPLE_FT))
+    if not (np.allclose(W1, _FT_W, atol=1e-9) and np.allclose(b1, _FT_B, atol=1e-9)):
+        if np.allclose(W1, -_FT_W, atol=1e-9):
+            why = "the step goes uphill: subtract the gradient."
+        elif np.allclose(W1, 2 * _FT_W, atol=1e-9):
+            why = "the step size should be lr / (n + pull), not lr / n."
+        else:
+            why = ("check the gradient of the objective (the collapsed hint has it) and "
+                   "the step size lr / (n + pull).")
+        expect(False, task, f"for {_EXAMPLE_FT} the weights after one step should be "
+                            "W=[[-0.25, 0], [0.25, 0]] and b=[-0.25, 0.25] (worked out in "
+                            f"the lab's instructions), and yours differ: {why}")
+
     W_arg, b_arg = W_ref.copy(), b_ref.copy()
     W, b = _weights(task, call_answer(task, func, X.copy(), y.copy(), W_arg, b_arg, pull=pull))
     expect(W.shape == W_ref.shape and b.shape == b_ref.shape, task,
@@ -287,23 +304,6 @@ def fine_tune(func: Callable[..., Any], X: Any, y: Any, W_ref: Any, b_ref: Any,
     expect(np.array_equal(W_arg, W_ref) and np.array_equal(b_arg, b_ref), task,
            "your function changed W_ref or b_ref in place: work on copies, so that the "
            "global model stays the same for the next user.")
-
-    W1, b1 = _weights(task, call_answer(task, func, _FT_X.copy(), _FT_Y.copy(),
-                                        np.zeros((2, 2)), np.zeros(2), pull=1.0, lr=1.0,
-                                        n_steps=1))
-    if not (np.allclose(W1, _FT_W, atol=1e-9) and np.allclose(b1, _FT_B, atol=1e-9)):
-        if np.allclose(W1, -_FT_W, atol=1e-9):
-            why = "the step goes uphill: subtract the gradient."
-        elif np.allclose(W1, 2 * _FT_W, atol=1e-9):
-            why = "the step size should be lr / (n + pull), not lr / n."
-        else:
-            why = ("the gradient of the summed cross-entropy is (softmax - onehot).T @ X "
-                   "for W and the column sums of (softmax - onehot) for b; add "
-                   "pull * (W - W_ref) and pull * (b - b_ref), then step by "
-                   "lr / (n + pull).")
-        expect(False, task, f"for {_EXAMPLE_FT} the weights after one step should be "
-                            "W=[[-0.25, 0], [0.25, 0]] and b=[-0.25, 0.25] (worked out in "
-                            f"the lab's instructions), and yours differ: {why}")
 
     W0, b0 = _weights(task, call_answer(task, func, X.copy(), y.copy(), W_ref, b_ref,
                                         pull=pull, n_steps=0))
@@ -333,4 +333,127 @@ def fine_tune(func: Callable[..., Any], X: Any, y: Any, W_ref: Any, b_ref: Any,
            "after 1000 steps on a small problem the gradient of the objective (summed "
            "cross-entropy + pull/2 * squared distance to the reference) should be close "
            "to zero, and it is not: check the gradient formula and its sign.")
+    passed(task)
+
+
+def sessions_per_arm(value: Any, p_a: float, p_b: float, *, alpha: float = 0.05,
+                     power: float = 0.8) -> None:
+    """Check the decision ``SESSIONS_PER_ARM`` of an A/B test's plan.
+
+    The reference is the normal-approximation size of a two-sided two-proportion test
+    for the planning rates ``p_a`` and ``p_b``,
+    :math:`(z_{1-\\alpha/2} + z_{power})^2 (p_A(1-p_A) + p_B(1-p_B)) / (p_A - p_B)^2`
+    per arm. Answers within 8% of it are accepted (other standard formulas, such as
+    Cohen's h, land within a few percent); the grader uses the same interval.
+
+    Parameters
+    ----------
+    value : int
+        The learner's ``SESSIONS_PER_ARM``.
+    p_a, p_b : float
+        The planned acceptance rates of the two arms.
+    alpha, power : float
+        Two-sided level and power.
+
+    Raises
+    ------
+    AssertionError
+        Saying in plain words what is wrong.
+
+    Examples
+    --------
+    >>> sessions_per_arm(2940, 0.20, 0.23)
+    [ok] sessions_per_arm: all checks passed
+    >>> sessions_per_arm(2316, 0.20, 0.23)
+    Traceback (most recent call last):
+    ...
+    AssertionError: sessions_per_arm: 2316 sessions per arm is too few: the test would detect \
+the lift less often than planned. Is the test two-sided (level alpha split over both tails)?
+    """
+    from scipy.stats import norm
+
+    task = "sessions_per_arm"
+    expect(0 < p_a < 1 and 0 < p_b < 1 and p_a != p_b, task,
+           "give the check two different acceptance rates between 0 and 1.")
+    n = expect_number(task, value)
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    planned = z**2 * (p_a * (1 - p_a) + p_b * (1 - p_b)) / (p_a - p_b) ** 2
+    low, high = 0.92 * planned, 1.08 * planned
+    # Recorded relative to the rates this run planned with: a slip in an earlier task
+    # changes those rates, and must not cost this task its points too.
+    record(task, share_of_plan=_decision(n / planned, between=(0.92, 1.08)))
+    expect(n == int(n) and n > 0, task, "give a whole, positive number of sessions.")
+    expect(n < 1.9 * planned, task,
+           f"{n:.0f} sessions per arm is far more than needed: is it the size of both arms "
+           "together? The formula gives the size of each arm.")
+    expect(n >= low, task,
+           f"{n:.0f} sessions per arm is too few: the test would detect the lift less often "
+           "than planned. Is the test two-sided (level alpha split over both tails)?")
+    expect(n <= high, task,
+           f"{n:.0f} sessions per arm is more than the plan needs: check the quantiles for "
+           "the level and the power.")
+    passed(task)
+
+
+def personalize_from(value: Any, curve: Any, *, min_gain: float) -> None:
+    """Check the decision ``PERSONALIZE_FROM`` against the strategy curve.
+
+    The answer is the smallest budget (an index of ``curve``) from which the fine-tuned
+    model's top-1 accuracy exceeds the global model's by at least ``min_gain`` at that
+    budget and every larger one.
+
+    Parameters
+    ----------
+    value : int
+        The learner's ``PERSONALIZE_FROM``.
+    curve : pandas.DataFrame
+        Top-1 accuracy per budget (index) and strategy (columns ``global`` and
+        ``fine-tuned``).
+    min_gain : float
+        The gain that pays for a model per user.
+
+    Raises
+    ------
+    AssertionError
+        Saying in plain words what is wrong.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curve = pd.DataFrame({"global": [0.30, 0.30, 0.30, 0.30],
+    ...                       "fine-tuned": [0.29, 0.33, 0.31, 0.36]}, index=[1, 4, 16, 64])
+    >>> personalize_from(64, curve, min_gain=0.02)
+    [ok] personalize_from: all checks passed
+    >>> personalize_from(4, curve, min_gain=0.02)
+    Traceback (most recent call last):
+    ...
+    AssertionError: personalize_from: with 16 events the gain of the fine-tuned model falls \
+below min_gain, so 4 is too early: the gain must hold from your budget on.
+    """
+    task = "personalize_from"
+    expect(hasattr(curve, "index") and {"global", "fine-tuned"} <= set(curve.columns), task,
+           "give the check the strategy curve (columns 'global' and 'fine-tuned').")
+    budgets = [int(b) for b in curve.index]
+    gain = (curve["fine-tuned"] - curve["global"]).to_numpy()
+    holds = np.flip(np.minimum.accumulate(np.flip(gain >= min_gain)))
+    right = [b for b, ok in zip(budgets, holds, strict=True) if ok]
+    # Recorded as the distance (in budgets) from the right answer on this run's curve,
+    # which the learner's fine_tune drew: a slip there must not cost this task too.
+    valid = isinstance(value, (int, np.integer)) and int(value) in budgets and bool(right)
+    offset = budgets.index(int(value)) - budgets.index(right[0]) if valid else np.nan
+    record(task, budgets_from_answer=_decision(float(offset), accepted=[0.0]))
+    expect(isinstance(value, (int, np.integer)) and int(value) in budgets, task,
+           f"answer with one of the budgets {budgets}.")
+    value = int(value)
+    expect(bool(right), task, "the fine-tuned model never keeps the gain; no budget works. "
+                              "(The check expects one to exist on this data.)")
+    if value < right[0]:
+        broken = next(b for b, g in zip(budgets, gain, strict=True)
+                      if b >= value and g < min_gain)
+        expect(False, task, f"with {broken} events the gain of the fine-tuned model falls "
+                            f"below min_gain, so {value} is too early: the gain must hold "
+                            "from your budget on.")
+    expect(value == right[0], task,
+           f"the gain already holds from a smaller budget than {value}: users with fewer "
+           "events would also be better served by their own model.")
     passed(task)
