@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["BEGIN", "BEGIN_STUDENT", "END", "END_STUDENT", "KINDS", "PARAMETERS_TAG",
-           "REMOVE_TAG", "RESULTS_ENV", "SETUP_ID", "SOLUTION_ONLY_TAG", "ContractError", "Task",
+           "REMOVE_TAG", "RESULTS_ENV", "REVIEW_NOTE", "SETUP_ID", "SOLUTION_ONLY_TAG", "ContractError", "Task",
            "answer_id", "check_id", "hint_problem", "problems", "public_seed", "tasks_of"]
 
 BEGIN = "### BEGIN SOLUTION"
@@ -59,7 +59,12 @@ RESULTS_ENV = "LABKIT_RESULTS_DIR"
 #: ``decision``: the learner sets a value or answers a question; the check tests that it
 #: is consistent and the grader compares it with the reference's decision.
 #: ``fix``: the learner starts from buggy code (a student region) and repairs it.
-KINDS = ("function", "decision", "fix")
+#: ``review``: a written answer; the check verifies only that it is complete, and the
+#: grader awards the points for completeness and says the rest needs a person.
+KINDS = ("function", "decision", "fix", "review")
+#: What the grader's feedback says of a complete ``review`` task.
+REVIEW_NOTE = ("complete (checked automatically); the content needs a person: grade it "
+               "with the lab's rubric in the book")
 MAX_POINTS = 100
 #: A stub hint says what to return or set, in at most this many characters.
 MAX_HINT = 160

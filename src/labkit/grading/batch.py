@@ -17,11 +17,12 @@ import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..contract import public_seed
+from ..contract import REVIEW_NOTE, public_seed
 from .discover import Seen, Submission, find_submissions, inspect, read_submission
 from .discover import submissions_folder as _submissions_folder
 from .rebuild import InvalidSubmission, read_notebook, rebuild, task_spans, tasks_of
@@ -549,6 +550,10 @@ def _grade_one(runner: Runner, refs: References, pool: SeedPool, template: Any,
                        status["outcome"], span=spans[task], cell_timeout=cell_timeout,
                        answer_found=task not in rebuilt.missing)
                 for task, info in tasks.items()]
+    # A complete written answer earns its points; its content is for a person to grade.
+    verdicts = [dataclasses.replace(v, message=REVIEW_NOTE)
+                if tasks[v.task].get("kind") == "review" and v.state == TaskState.PASSED else v
+                for v in verdicts]
     state, reason = _status_of(verdicts, status["outcome"], status.get("message", ""),
                                status.get("cells", []))
     if status.get("output_truncated"):
