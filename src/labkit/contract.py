@@ -41,8 +41,9 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["BEGIN", "BEGIN_STUDENT", "END", "END_STUDENT", "KINDS", "PARAMETERS_TAG",
-           "REMOVE_TAG", "RESULTS_ENV", "REVIEW_NOTE", "SETUP_ID", "SOLUTION_ONLY_TAG", "ContractError", "Task",
-           "answer_id", "check_id", "hint_problem", "problems", "public_seed", "tasks_of"]
+           "REMOVE_TAG", "RESULTS_ENV", "REVIEW_NOTE", "SETUP_ID", "SOLUTION_ONLY_TAG",
+           "ContractError", "Task", "answer_id", "check_id", "hint_problem", "problems",
+           "public_seed", "tasks_of"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
