@@ -57,6 +57,16 @@ def test_command_refuses_an_output_folder_inside_the_submissions(subs, capsys):
     assert not (subs / "graded").exists()
 
 
+@pytest.mark.parametrize("option, value", [("--seed-pool", "0"), ("--seed-pool", "65"),
+                                           ("--seed", "-1"), ("--workers", "0")])
+def test_command_refuses_bad_numbers_before_writing_anything(subs, tmp_path, capsys,
+                                                             option, value):
+    code = main(["grade", str(SOLUTION), str(subs), "--out", str(tmp_path / "o"), option,
+                 value, "--no-progress"])
+    assert code == 2 and "error" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_command_explains_a_missing_lab(tmp_path, capsys):
     root = str(Path(__file__).resolve().parents[1])
     code = main(["grade", "99", str(tmp_path), "--out", str(tmp_path / "o"), "--root", root])

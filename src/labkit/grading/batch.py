@@ -288,6 +288,7 @@ def grade(lab: str | Path, submissions: str | Path, out: str | Path, *, workers:
         raise ValueError(f"seed must be a whole number in [0, 2**256), got {seed!r}")
     if not isinstance(max_notebook_mb, (int, float)) or max_notebook_mb <= 0:
         raise ValueError(f"max_notebook_mb must be positive, got {max_notebook_mb!r}")
+    SeedPool("", seed_pool)  # raises ValueError for a bad size, before anything is written
     limits = limits or Limits()
     the_lab = _Lab.load(lab, course_root)
     subs_folder, out = _folders(submissions, out)
