@@ -333,7 +333,9 @@ def test_too_slow_accepts_the_right_models(capsys):
     lab07.too_slow(["gradient boosting"], _table(), 1.0)
     lab07.too_slow("gradient boosting", _table(), 1.0)
     lab07.too_slow([], _table(), 100.0)
-    assert capsys.readouterr().out.count("[ok] too_slow") == 3
+    lab07.too_slow(np.array(["gradient boosting"]), _table(), 1.0)
+    lab07.too_slow(pd.Index(["gradient boosting"]), _table(), 1.0)
+    assert capsys.readouterr().out.count("[ok] too_slow") == 5
 
 
 @pytest.mark.parametrize("value, budget, words", [

@@ -359,7 +359,7 @@ def heuristic_share(value: Any, table: Any) -> None:
 def _model_names(task: str, value: Any, index: Sequence[str], what: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
-    expect(isinstance(value, (list, tuple, set, frozenset, pd.Index)), task,
+    expect(isinstance(value, (list, tuple, set, frozenset, pd.Index, np.ndarray)), task,
            f"set {what} to a list of model names (row names of the table), got "
            f"{type(value).__name__}.")
     names = [str(v) for v in value]
