@@ -425,6 +425,10 @@ def render_lab_table(course: Course, root: str | Path, page: str) -> str:
 def generated_files(root: str | Path) -> dict[Path, str]:
     """Every file generated from the course file, path -> its expected text.
 
+    ``_toc.yml``; the lab tables of ``README.md`` and ``index.md`` (between their
+    markers); and in those two files, every ``git+<repository>@<ref>`` install line, which
+    names the configured release.
+
     Raises
     ------
     ValueError
@@ -441,8 +445,11 @@ def generated_files(root: str | Path) -> dict[Path, str]:
                              f"{TABLE_END!r} around its lab table.")
         head, _, rest = text.partition(TABLE_START)
         _, _, tail = rest.partition(TABLE_END)
-        out[path] = (f"{head}{TABLE_START}\n{render_lab_table(course, root, page)}\n"
-                     f"{TABLE_END}{tail}")
+        text = (f"{head}{TABLE_START}\n{render_lab_table(course, root, page)}\n"
+                f"{TABLE_END}{tail}")
+        # Install lines name the release too, so that `make release` keeps them current.
+        url, ref = repository(root)
+        out[path] = re.sub(re.escape(f"git+{url}@") + r"[\w.\-/]+", f"git+{url}@{ref}", text)
     return out
 
 
