@@ -64,7 +64,10 @@ lab: venv
 
 lint: venv lint-workflows
 	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff check --select F,E9 solutions labs
+	$(BIN)/ruff check --select F,E9 solutions
+	@# A decision stub raises before its name is assigned, so later cells of a lab use names
+	@# that only the learner defines: undefined names (F821) are expected there.
+	$(BIN)/ruff check --select F,E9 --ignore F821 labs
 
 # Unit tier: no kernels, under a minute.
 unit: venv
