@@ -1,12 +1,15 @@
 """Measure what the course costs to run: each lab, and the book build.
 
-For each solution notebook: wall seconds and peak resident memory of a papermill run
-(the kernel included) in a fresh process. For the book: a clean build that executes
-every solution, then a rebuild with nothing changed. Results go to bench/results.md and
-bench/results.json. Budgets (DESIGN.md): each lab <= 60 s (aim 30 s) and < 1.5 GB;
-a no-change rebuild < 30 s.
+For each solution notebook: wall seconds, CPU seconds and peak resident memory of a
+papermill run (the kernel and its children included) in a fresh process, in the pinned
+numeric environment the stored outputs come from. CPU seconds tell a loaded machine from a
+slow lab: on an idle machine wall and CPU time are close (one thread). For the book: a
+clean build that executes every solution, then a rebuild with nothing changed. Results go
+to bench/results.md and bench/results.json, and with ``--update-course`` the measured run
+time and memory go into course.yml. Budgets (DESIGN.md): each lab at most 30 s (lab 10:
+90 s) and under 1.0 GB on 2 cores; a no-change rebuild under 10 s.
 
-    python bench/bench_labs.py [--labs 01 02] [--no-book]
+    python bench/bench_labs.py [--labs 01 02] [--no-book] [--update-course]
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from labkit.course import list_labs, write_book_config  # noqa: E402
+from labkit.course import COURSE_FILE, list_labs, write_book_config  # noqa: E402
+from labkit.reproducible import numeric_env  # noqa: E402
 
 # Run in a child so that RUSAGE_CHILDREN there covers exactly one notebook's kernel.
 _RUN_ONE = """
@@ -34,19 +38,41 @@ start = time.perf_counter()
 pm.execute_notebook(sys.argv[1], sys.argv[2], cwd=sys.argv[3], kernel_name="python3",
                     progress_bar=False)
 wall = time.perf_counter() - start
-peak_kib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-print(f"{wall:.3f} {peak_kib}")
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = children.ru_utime + children.ru_stime
+peak_kib = max(children.ru_maxrss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(f"{wall:.3f} {cpu:.3f} {peak_kib}")
 """
 
 
 def bench_lab(solution: Path, scratch: Path) -> dict:
     out = scratch / solution.name
     result = subprocess.run([sys.executable, "-c", _RUN_ONE, str(solution), str(out),
-                             str(solution.parent)], capture_output=True, text=True, check=True)
-    wall, peak_kib = result.stdout.split()[-2:]
-    return {"lab": solution.stem, "wall_s": round(float(wall), 1),
+                             str(solution.parent)], capture_output=True, text=True, check=True,
+                            env={**os.environ, **numeric_env(other_cpu=False)})
+    wall, cpu, peak_kib = result.stdout.split()[-3:]
+    return {"lab": solution.stem, "wall_s": round(float(wall), 1), "cpu_s": round(float(cpu), 1),
             "peak_rss_mb": round(int(peak_kib) / 1024)}
+
+
+def update_course(rows: list[dict]) -> None:
+    """Write each lab's measured run time and peak memory into its course.yml entry."""
+    import re
+
+    path = ROOT / COURSE_FILE
+    text = path.read_text(encoding="utf-8")
+    for row in rows:
+        entry = re.search(rf"\n  - number: \"{row['lab'][:2]}\"\n(?:    .*\n|\n)*", text)
+        if entry is None:
+            continue
+        block = entry.group(0)
+        for key, value in (("runtime_s", round(row["wall_s"])), ("peak_mb", row["peak_rss_mb"])):
+            if re.search(rf"^    {key}: .*$", block, flags=re.M):
+                block = re.sub(rf"^    {key}: .*$", f"    {key}: {value}", block, flags=re.M)
+            else:
+                block = block.replace("\n    claim:", f"\n    {key}: {value}\n    claim:", 1)
+        text = text[:entry.start()] + block + text[entry.end():]
+    path.write_text(text, encoding="utf-8")
 
 
 def bench_book(scratch: Path) -> dict:
@@ -67,6 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labs", nargs="*", help="lab numbers (default: all)")
     parser.add_argument("--no-book", action="store_true", help="skip the book timings")
+    parser.add_argument("--update-course", action="store_true",
+                        help="write the measured run time and memory into course.yml")
     args = parser.parse_args()
     labs = [lab for lab in list_labs(ROOT) if not args.labs or lab.number in args.labs]
     scratch = Path(tempfile.mkdtemp(prefix="labkit-bench-"))
@@ -74,21 +102,24 @@ def main() -> None:
         rows = []
         for lab in labs:
             rows.append(bench_lab(lab.solution, scratch))
-            print(f"{rows[-1]['lab']:<36} {rows[-1]['wall_s']:>6.1f} s "
-                  f"{rows[-1]['peak_rss_mb']:>6d} MB", flush=True)
+            print(f"{rows[-1]['lab']:<36} {rows[-1]['wall_s']:>6.1f} s wall "
+                  f"{rows[-1]['cpu_s']:>6.1f} s CPU {rows[-1]['peak_rss_mb']:>6d} MB", flush=True)
         book = {} if args.no_book else bench_book(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     report = {"machine": machine, "labs": rows, "book": book}
     (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# Benchmark ({machine})", "", "| lab | wall (s) | peak RSS (MB) |",
-             "| --- | ---: | ---: |"]
-    lines += [f"| {r['lab']} | {r['wall_s']} | {r['peak_rss_mb']} |" for r in rows]
+    lines = [f"# Benchmark ({machine})", "", "| lab | wall (s) | CPU (s) | peak RSS (MB) |",
+             "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {r['lab']} | {r['wall_s']} | {r['cpu_s']} | {r['peak_rss_mb']} |"
+              for r in rows]
     if book:
         lines += ["", f"Book: clean build (executes every solution) {book['clean_build_s']} s; "
                   f"rebuild with nothing changed {book['rebuild_s']} s."]
     (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n")
+    if args.update_course:
+        update_course(rows)
     print("\n".join(lines))
 
 
