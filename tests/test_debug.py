@@ -143,6 +143,18 @@ def test_gradients_that_are_never_zeroed_pile_up():
     assert not piled.memorized
 
 
+@pytest.mark.parametrize("losses, norms, words", [
+    ((2.3, 290.0, 0.001), (2.0, 3.0, 0.1), "swung up to 290 on the way"),
+    ((2.3, 1.0, 0.001), (2.0, 5.0, 50.0), "grew 25-fold"),
+    ((2.3, 1.0, 0.001), (2.0, 1.0, 0.1), "memorized"),
+])
+def test_a_loop_that_lands_on_a_low_loss_through_wild_swings_is_not_trusted(losses, norms,
+                                                                             words):
+    report = debug.OverfitReport(losses, norms, 0.001, 1.0, 10)
+    assert report.verdict().endswith(words)
+    assert report.memorized == (words == "memorized")
+
+
 def test_an_exploding_learning_rate_ends_in_nan_and_is_reported():
     torch.manual_seed(0)
     report = debug.overfit_one_batch(_mlp(), F.cross_entropy, _batch(), steps=200,

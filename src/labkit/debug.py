@@ -276,19 +276,29 @@ class OverfitReport:
 
     @property
     def memorized(self) -> bool:
-        """True when every example of the batch is classified right and the final loss
-        is finite and at most ``loss_tol``: what any working loop reaches on a few
-        examples. Right answers alone are not enough: a loss that stalls far above its
-        minimum means the loop optimizes something other than what it should."""
-        return self.finite and self.accuracy == 1.0 and self.final_loss <= self.loss_tol
+        """True when the loop memorized the batch the way a working loop does: every
+        example right at the end, the final loss finite and at most ``loss_tol``, and the
+        way there steady (see :meth:`verdict`).
+
+        Right answers alone are not enough: a loss that stalls far above its minimum means
+        the loop optimizes something other than it should, and a loss that swings far
+        above where it started, or gradients that keep growing, mean the updates are
+        broken even when the last step happens to land on a low loss."""
+        return self.verdict() == "memorized"
 
     def verdict(self) -> str:
-        """``"memorized"``, or ``"NOT memorized"`` with the reason.
+        """``"memorized"``, or ``"NOT memorized"`` with the first reason that applies.
+
+        The reasons, in order: a loss that is not finite; examples still wrong; a final
+        loss above ``loss_tol``; a training loss that swung above twice its starting
+        value; a gradient norm that ended more than ten times its first value.
 
         Examples
         --------
         >>> OverfitReport((2.3, 1.5), (1.0, 0.4), 1.46, 1.0, 10).verdict()
         'NOT memorized: every example is right, but the loss stalls at 1.46'
+        >>> OverfitReport((2.3, 290.0, 0.01), (2.0, 200.0, 1e4), 0.0, 1.0, 10).verdict()
+        'NOT memorized: the loss swung up to 290 on the way'
         """
         first = self.first_nonfinite_step
         if first is not None or not self.finite:
@@ -299,6 +309,11 @@ class OverfitReport:
         if self.final_loss > self.loss_tol:
             return ("NOT memorized: every example is right, but the loss stalls at "
                     f"{_fmt(self.final_loss)}")
+        if self.losses and max(self.losses) > 2 * self.losses[0]:
+            return f"NOT memorized: the loss swung up to {_fmt(max(self.losses))} on the way"
+        if self.grad_norms and self.grad_norms[-1] > 10 * self.grad_norms[0]:
+            return ("NOT memorized: the gradient left after each step grew "
+                    f"{self.grad_norms[-1] / self.grad_norms[0]:.0f}-fold")
         return "memorized"
 
     def summary(self) -> str:
