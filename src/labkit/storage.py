@@ -361,7 +361,7 @@ class ReadMeasurement:
 # import costs land in neither format's number.
 _CHILD = """
 import json, sys
-import pandas, pyarrow, pyarrow.parquet, pyarrow.dataset
+import pandas, pyarrow, pyarrow.parquet
 from labkit.storage import _measure_here
 print(json.dumps(_measure_here(**json.loads(sys.argv[1]))))
 """
