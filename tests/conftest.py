@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from labkit.reproducible import numeric_env
-
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def pytest_configure(config):
-    """Kernels started by the tests (nbval, papermill, nbclient) inherit the pinned
-    numeric environment; ``LABKIT_OTHER_CPU=1`` adds the older-CPU emulation."""
-    os.environ.update(numeric_env())
 
 # Notebooks used as test data are inputs, not tests to collect under --nbval.
 collect_ignore_glob = ["fixtures/*"]
