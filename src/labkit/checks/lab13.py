@@ -394,8 +394,8 @@ def largest_exact_k(value: Any, n_findings: int, budget: float) -> None:
     d = int(expect_number(task, n_findings))
     limit = expect_number(task, budget)
     expect(d >= 1 and limit >= 1, task, "n_findings and budget must be positive.")
-    got = as_number(value)
-    expect(not math.isnan(got) and not isinstance(value, bool) and float(got).is_integer(),
+    got = math.nan if isinstance(value, (str, bool)) else as_number(value)
+    expect(not math.isnan(got) and float(got).is_integer(),
            task, f"set LARGEST_EXACT_K to a whole number of causes, got "
                  f"{type(value).__name__} {str(value)[:40]}.")
     k = int(got)
