@@ -50,6 +50,30 @@ def shuffle_fifo(rows, buffer_size, rng):
     yield from buffer
 
 
+def shuffle_same_slot(rows, buffer_size, rng):
+    buffer = []
+    for row in rows:
+        if len(buffer) < buffer_size:
+            buffer.append(row)
+            continue
+        yield buffer[0]
+        buffer[0] = row
+    for slot in rng.permutation(len(buffer)):
+        yield buffer[slot]
+
+
+def shuffle_flush_in_order(rows, buffer_size, rng):
+    buffer = []
+    for row in rows:
+        if len(buffer) < buffer_size:
+            buffer.append(row)
+            continue
+        slot = rng.integers(buffer_size)
+        yield buffer[slot]
+        buffer[slot] = row
+    yield from buffer
+
+
 def shuffle_everything(rows, buffer_size, rng):
     rows = list(rows)
     for i in rng.permutation(len(rows)):
@@ -85,7 +109,9 @@ def test_shuffle_buffer_passes_a_correct_variant(capsys):
 
 @pytest.mark.parametrize("wrong, words", [
     (shuffle_drops_leftovers, "still in the buffer when the input ran out"),
-    (shuffle_fifo, "drawn at random from the whole buffer"),
+    (shuffle_fifo, "the rows left at the end must come out in a random order"),
+    (shuffle_same_slot, "not always the same slot"),
+    (shuffle_flush_in_order, "the rows left at the end must come out in a random order"),
     (shuffle_everything, "reads the whole stream first"),
     (shuffle_global_random, "draw every random choice from the rng argument"),
     (shuffle_duplicates, "came out twice"),

@@ -178,9 +178,17 @@ def shuffle_buffer(func: Callable[..., Any], n_rows: int, buffer_sizes: Any,
     counts = np.bincount(firsts, minlength=small)
     expect(counts.min() >= 20, task,
            "with a buffer as large as the stream (6 rows, buffer_size=6), some rows never "
-           "or hardly ever come out first over 300 seeds: the row to give out must be "
-           "drawn at random from the whole buffer with rng (not the oldest or the newest "
-           "row).")
+           "or hardly ever come out first over 300 seeds: the rows left at the end must "
+           "come out in a random order drawn with rng.")
+    firsts = [_run_shuffler(task, func, 12, 4, s, f"rows 0..11, buffer_size=4, "
+                                                  f"rng seed {s}")[0][0]
+              for s in range(300)]
+    counts = np.bincount(firsts, minlength=12)[:4]
+    expect(counts.min() >= 30, task,
+           "with rows 0..11 and buffer_size=4, some of the rows 0..3 (the full buffer) "
+           "never or hardly ever come out first over 300 seeds: each time a row comes "
+           "out, draw it at random from the whole buffer with rng (not always the same "
+           "slot, the oldest or the newest row).")
     case = "rows 0..49, buffer_size=8"
     one = _run_shuffler(task, func, 50, 8, 7, case)[0]
     again = _run_shuffler(task, func, 50, 8, 7, case)[0]
