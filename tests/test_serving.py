@@ -549,8 +549,9 @@ def test_no_server_outlives_grading(tmp_path, use_sandbox):
     before = {pid for pid, _ in _server_processes("uvicorn") + _server_processes(MARKER)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "no sandbox", on purpose
-        grade(solution, subs, tmp_path / "out", workers=1, seed=7, sandbox=use_sandbox,
-              limits=Limits(cell_timeout=120, submission_timeout=300), progress=False)
+        grade(solution, subs, tmp_path / "out", workers=1, seed=7, seed_pool=1,
+              sandbox=use_sandbox, limits=Limits(cell_timeout=120, submission_timeout=300),
+              progress=False)
     with open(tmp_path / "out" / "grades.csv", newline="") as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
     assert rows["solution"]["status"] == "graded", rows["solution"]["reason"]
