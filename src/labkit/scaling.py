@@ -479,6 +479,16 @@ def _segments(n_blocks: int, segments: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def _cpu_autocast_state() -> tuple[bool, Any]:
+    """Whether CPU autocast is on, and its dtype (the API moved in torch 2.4)."""
+    import torch
+
+    try:
+        return torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
+    except (TypeError, AttributeError):  # pragma: no cover (torch < 2.4)
+        return torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+
+
 def _recompute_function():
     """The autograd Function behind :func:`forward_blocks`' checkpointing (built once)."""
     import torch
@@ -493,8 +503,7 @@ def _recompute_function():
         @staticmethod
         def forward(ctx: Any, run: Callable[[Any], Any], x: Any) -> Any:
             ctx.run = run
-            ctx.autocast = torch.is_autocast_enabled("cpu")
-            ctx.dtype = torch.get_autocast_dtype("cpu")
+            ctx.autocast, ctx.dtype = _cpu_autocast_state()
             ctx.save_for_backward(x)
             with torch.no_grad():
                 return run(x)
