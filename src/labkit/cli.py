@@ -3,7 +3,8 @@
     labkit author build            regenerate labs/ from solutions/
     labkit author check            fail when labs/ are stale, leak answers or carry outputs
     labkit author execute NB...    re-execute solution notebooks in place
-    labkit grade LAB SUBMISSIONS --out DIR [--root DIR]
+    labkit assign LAB --out BUNDLE  freeze a lab for grading (template, solution, labkit)
+    labkit grade LAB|BUNDLE SUBMISSIONS --out DIR [--root DIR] [--scheduler ADDRESS]
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     execute.set_defaults(func=_author_execute)
 
-    from .grading.cli import register
+    from .grading.cli import register, register_assign
 
+    register_assign(commands)
     register(commands)
     return parser
 

@@ -347,9 +347,29 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             "output_truncated": bool(client.truncated), "seconds": round(seconds, 3)}
 
 
+def _die_with_parent(parent: Any) -> None:
+    """Be killed when the grader that started this runner dies (Linux).
+
+    The runner has a session of its own, so that the grader can kill its whole group;
+    without this, a grader killed with SIGKILL (a Dask worker lost mid-run) would leave
+    it running the notebook with no one to enforce the submission's time limit. Its
+    kernel follows: bubblewrap's ``--die-with-parent``, or the limits launcher's own
+    parent-death signal.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if isinstance(parent, int) and os.getppid() != parent:
+        os._exit(1)  # the grader died before the signal was armed
+
+
 def main(argv: list[str]) -> int:
     """Entry point: read the job file, run it, write its ``status`` file."""
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    _die_with_parent(job.get("parent_pid"))
     import logging
 
     logging.getLogger("papermill").setLevel(logging.CRITICAL)

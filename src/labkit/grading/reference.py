@@ -14,14 +14,18 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .rebuild import rebuild
-from .runner import Runner
 from .seeds import SeedPool
 from .status import CellState, Outcome
-from .verdicts import load_result
+
+#: Runs a notebook under a seed and returns ``(status, recorded)``: the runner's report
+#: and, per task, ``(result, why)`` as :func:`labkit.grading.verdicts.load_result` gives
+#: them. ``reference=True`` asks for it ahead of queued submissions (on a cluster).
+Execute = Callable[..., tuple[dict[str, Any], dict[str, tuple[Any, str]]]]
 
 __all__ = ["ReferenceFailed", "References"]
 
@@ -35,8 +39,10 @@ class References:
 
     Parameters
     ----------
-    runner : Runner
-        Runs the reference like any submission (same sandbox and limits).
+    execute : callable
+        Runs the reference like any submission (same sandbox, limits and frozen
+        labkit): ``execute(notebook, seed, reference=True) -> (status, recorded)``, on
+        this machine or on a Dask cluster.
     template, solution : nbformat.NotebookNode
         The student lab and the reference solution.
     tasks : dict
@@ -49,10 +55,10 @@ class References:
         Hash of everything the results depend on (lab, limits, labkit, secret).
     """
 
-    def __init__(self, runner: Runner, template: Any, solution: Any,
+    def __init__(self, execute: Execute, template: Any, solution: Any,
                  tasks: dict[str, dict[str, Any]], pool: SeedPool, folder: Path,
                  key: str) -> None:
-        self.runner, self.tasks, self.pool = runner, tasks, pool
+        self.execute, self.tasks, self.pool = execute, tasks, pool
         self.notebook = rebuild(template, solution).notebook
         self.folder, self.key = folder, key
         self._locks = [threading.Lock() for _ in pool.seeds]
@@ -96,17 +102,10 @@ class References:
 
     def _run(self, index: int) -> dict[str, Any]:
         seed = self.pool.seeds[index]
-
-        def collect(status: dict[str, Any], results: Path) -> tuple[dict[str, Any], dict]:
-            found = {}
-            for task in self.tasks:
-                result, _ = load_result(results / f"{task}.json", task)
-                if result is not None:
-                    found[task] = result
-            return status, found
-
         began = time.monotonic()
-        status, found = self.runner.run(self.notebook, seed, collect)
+        status, recorded = self.execute(self.notebook, seed, reference=True)
+        found = {task: result for task, (result, _) in recorded.items()
+                 if task in self.tasks and result is not None}
         self.runs += 1
         self.seconds += time.monotonic() - began
         missing = [t for t in self.tasks if t not in found]

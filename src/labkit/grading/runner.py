@@ -9,6 +9,12 @@ Each run gets a job folder with the kernel's socket folder and results folder (t
 only ones mounted into the sandbox) and, outside the sandbox's view, the job file (which
 names the grading seed), the runner's log, its events file and its status file. The job
 folder, results included, is deleted before :meth:`Runner.run` returns.
+
+The kernel imports labkit from a frozen copy of the package (``kernel_lib``: the
+grader's own labkit read when grading started, or the one in an assignment bundle),
+written once per runner into its temp folder, put first on the kernel's ``PYTHONPATH``
+and mounted read-only into the sandbox. So the checks that record results are the same
+code for the reference and for every submission, whatever changes on disk meanwhile.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..contract import RESULTS_ENV
+from .bundle import write_package
 from .execute import cell_states, code_cell_ids, read_events
 from .sandbox import Limits, Sandbox, count_tasks
 from .status import Outcome
@@ -53,11 +60,16 @@ class Runner:
     False
     """
 
-    def __init__(self, sandbox: Sandbox, limits: Limits, workers: int) -> None:
+    def __init__(self, sandbox: Sandbox, limits: Limits, workers: int, *,
+                 kernel_lib: Mapping[str, bytes] | None = None,
+                 slots: Iterable[int] | None = None) -> None:
         self.sandbox, self.limits = sandbox, limits
         self.slots: queue.Queue[int] = queue.Queue()
-        for slot in range(workers):
+        for slot in (range(workers) if slots is None else slots):
             self.slots.put(slot)
+        self.kernel_lib = kernel_lib
+        #: The folder holding the frozen ``labkit`` package (None: the installed one).
+        self.lib: Path | None = None
         self.counter = 0
         self.lock = threading.Lock()
         self.active: dict[int, subprocess.Popen[bytes]] = {}
@@ -71,6 +83,12 @@ class Runner:
             os.rmdir(self.temp)
             self.temp = Path(tempfile.mkdtemp(prefix="labkit-grade-", dir="/tmp"))
         os.chmod(self.temp, 0o711)  # sandboxed kernels walk through it to their folders
+        if self.kernel_lib is not None:
+            try:
+                self.lib = write_package(self.kernel_lib, self.temp / "lib")
+            except BaseException:
+                remove_tree(self.temp)
+                raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
@@ -135,7 +153,12 @@ class Runner:
                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
                # one thread per kernel: parallel workers stay fair and results repeatable
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        prefix = self.sandbox.prefix(self.limits, env, [ipc, results], workdir, slot)
+        shown = []
+        if self.lib is not None:
+            env["PYTHONPATH"] = str(self.lib)  # first: the frozen labkit, not the installed
+            shown.append(self.lib)
+        prefix = self.sandbox.prefix(self.limits, env, [ipc, results], workdir, slot,
+                                     readonly=shown)
         input_nb = job_dir / "input.ipynb"
         nbformat.write(notebook, str(input_nb))
         job = {"input": str(input_nb), "output": str(job_dir / "output.ipynb"),
@@ -143,7 +166,8 @@ class Runner:
                "parameters": {"SEED": seed}, "cell_timeout": self.limits.cell_timeout,
                "start_timeout": min(60.0, self.limits.submission_timeout),
                "max_output_bytes": int(self.limits.output_mb * 2**20),
-               "launch_prefix": prefix, "ipc_dir": str(ipc), "owner_uid": owner}
+               "launch_prefix": prefix, "ipc_dir": str(ipc), "owner_uid": owner,
+               "parent_pid": os.getpid()}
         # Readable by the grader only: it names the grading seed.
         fd = os.open(job_dir / "job.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,7 +136,7 @@ class Sandbox:
     seccomp: str | None = None
 
     def prefix(self, limits: Limits, env: dict[str, str], writable: list[Path],
-               workdir: str, slot: int = 0) -> list[str]:
+               workdir: str, slot: int = 0, readonly: Sequence[Path] = ()) -> list[str]:
         """Command that runs the kernel command appended to it, limited and sandboxed.
 
         Parameters
@@ -151,6 +152,9 @@ class Sandbox:
         slot : int
             Worker slot; with root, slot ``k`` runs as user ``uid + k``, so that
             the process limits of parallel workers do not add up.
+        readonly : sequence of Path
+            More host folders the kernel may read, mounted read-only at the same path
+            (the frozen labkit package of the batch).
 
         Examples
         --------
@@ -183,7 +187,8 @@ class Sandbox:
         if self.supports_size:
             cmd += ["--size", str(int(limits.scratch_mb) * 1024 * 1024)]
         cmd += ["--tmpfs", "/tmp"]
-        mounts = [*self.readonly, *(str(p) for p in writable)]
+        shown = [str(p) for p in readonly]
+        mounts = [*self.readonly, *shown, *(str(p) for p in writable)]
         made: set[str] = {"/", "/tmp"}
         for mount in sorted(mounts, key=lambda p: p.count("/")):
             for parent in reversed(Path(mount).parents):
@@ -199,6 +204,8 @@ class Sandbox:
                 cmd += ["--symlink", os.readlink(path), path]
             else:
                 cmd += ["--ro-bind", path, path]
+        for path in shown:
+            cmd += ["--ro-bind", path, path]
         for path in writable:
             cmd += ["--bind", str(path), str(path)]
         cmd += ["--perms", "0777", "--dir", workdir, "--chdir", workdir, "--clearenv"]
