@@ -11,7 +11,7 @@ A lab notebook has, in order:
 * a cell tagged :data:`PARAMETERS_TAG` that sets ``SEED`` (papermill and the grader
   inject their own values there);
 * for each task, an **answer cell** with id ``task-<name>`` and cell metadata
-  ``{"labkit": {"task": name, "points": n, "kind": "function" | "decision",
+  ``{"labkit": {"task": name, "points": n, "kind": "function" | "decision" | "fix" | "review",
   "hint": "..."}}``, the answer between :data:`BEGIN` and :data:`END` in the solution;
   then a **check cell** with id ``check-<name>`` that calls the lab's public check.
 
@@ -91,7 +91,7 @@ class Task:
     points : int
         Points the task is worth (all or nothing).
     kind : str
-        ``"function"`` or ``"decision"``.
+        One of :data:`KINDS`: ``"function"``, ``"decision"``, ``"fix"`` or ``"review"``.
     hint : str
         The stub's one-line hint: what to return or set, never how.
     """
