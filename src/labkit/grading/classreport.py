@@ -121,7 +121,8 @@ def _histogram(scores: list[int], maximum: int) -> str:
     width = max(1, math.ceil((maximum + 1) / 41))
     bins = list(range(0, maximum + 1, width))
     counts = [sum(1 for s in scores if b <= s < b + width) for b in bins]
-    top = max([1, *counts])
+    tick = _nice_step(max([1, *counts]) / 4)
+    top = tick * math.ceil(max([1, *counts]) / tick)
     w, h, left, bottom, pad = 720, 260, 48, 40, 16
     plot_w, plot_h = w - left - pad, h - bottom - pad
     step = plot_w / len(bins)
@@ -132,13 +133,12 @@ def _histogram(scores: list[int], maximum: int) -> str:
              f'{maximum} points: ' + ", ".join(
                  f"{b if width == 1 else f'{b}-{b + width - 1}'}: {c}"
                  for b, c in zip(bins, counts, strict=True) if c) + '.</desc>']
-    ticks = sorted({0, top, *(round(top * k / 4) for k in range(1, 4))})
-    for tick in ticks:
-        y = pad + plot_h - plot_h * tick / top
+    for value in range(0, top + 1, tick):
+        y = pad + plot_h - plot_h * value / top
         parts.append(f'<line x1="{left}" x2="{w - pad}" y1="{y:.1f}" y2="{y:.1f}" '
                      'stroke="#dddddd" stroke-width="1"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                     f'font-size="12" fill="{_AXIS}">{tick}</text>')
+                     f'font-size="12" fill="{_AXIS}">{value}</text>')
     label_every = max(1, math.ceil(len(bins) / 20))
     for i, (b, c) in enumerate(zip(bins, counts, strict=True)):
         x = left + i * step
@@ -157,6 +157,22 @@ def _histogram(scores: list[int], maximum: int) -> str:
                  f'font-size="13" fill="{_TEXT}">total points (of {maximum})</text>')
     parts.append('</svg>')
     return "\n".join(parts)
+
+
+def _nice_step(raw: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... at least ``raw`` (axis tick spacing).
+
+    Examples
+    --------
+    >>> [_nice_step(x) for x in (0.3, 1, 3.5, 7, 26)]
+    [1, 1, 5, 10, 50]
+    """
+    scale = 1
+    while True:
+        for base in (1, 2, 5):
+            if base * scale >= raw:
+                return base * scale
+        scale *= 10
 
 
 def _pass_rates(rates: list[tuple[str, int, int, int]]) -> str:
@@ -205,6 +221,7 @@ th, td { border: 1px solid #d4d4d4; padding: 4px 8px; text-align: left; vertical
 th { background: #f0f0f0; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.reason { word-break: break-word; }
+td.state { white-space: nowrap; }
 .example { color: #555; font-size: 0.85rem; }
 .status { font-weight: 600; }
 .warn { background: #fff4e5; border-left: 4px solid #b26a00; padding: 6px 10px; }
@@ -330,9 +347,9 @@ def write_class_report(path: Path, title: str, tasks: dict[str, dict[str, Any]],
             ids = ", ".join(_link(i) for i in group["ids"][:_MAX_EXAMPLES])
             more = len(group["ids"]) - _MAX_EXAMPLES
             ids += f" and {more} more" if more > 0 else ""
-            out.append(f'<tr><td class="num">{group["count"]}</td><td>{_e(group["state"])}'
-                       f'</td><td class="reason">{_e(group["reason"])}{example}</td>'
-                       f'<td>{ids}</td></tr>')
+            out.append(f'<tr><td class="num">{group["count"]}</td><td class="state">'
+                       f'{_e(group["state"])}</td><td class="reason">'
+                       f'{_e(group["reason"])}{example}</td><td>{ids}</td></tr>')
         rest = task_groups[_MAX_GROUPS:]
         if rest:
             out.append(f'<tr><td class="num">{sum(g["count"] for g in rest)}</td><td></td>'
