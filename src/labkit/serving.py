@@ -148,8 +148,8 @@ def _allowed(name: str, values: tuple) -> Any:
 
     def check(value: Any) -> Any:
         if value is not None and (type(value), value) not in pairs:
-            raise ValueError(f"{name} must be one of the {len(values)} values the model was "
-                             f"trained on ({shown})")
+            raise ValueError(f"{name} must be one of the {len(values)} values the service "
+                             f"accepts ({shown})")
         return value
 
     return check
