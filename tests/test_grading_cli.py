@@ -177,3 +177,15 @@ def test_interrupted_run_kills_everything_and_resumes(tmp_path):
         # Records are reused only for the same labkit code; other work in the same
         # checkout may change it while this test runs.
         assert summary.graded_now == 6 - done
+
+
+def test_local_grading_never_imports_dask():
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit.cli, labkit.grading, labkit.grading.batch, "
+            "labkit.grading.cluster\nlabkit.cli.build_parser()\n"
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.strip() == "[]"

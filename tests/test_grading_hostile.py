@@ -689,7 +689,8 @@ def test_submissions_folder_is_never_modified(hostile):
 def test_only_the_output_folder_and_a_removed_temp_folder_are_written(hostile):
     out = hostile["out"]
     assert sorted(p.name for p in out.iterdir()) == [".labkit-grade", "feedback",
-                                                     "grades.csv", "log.json"]
+                                                     "grades.csv", "log.json",
+                                                     "report.html"]
     assert len(list((out / "feedback").iterdir())) == len(hostile["rows"])
     assert hostile["leftover_temp"] == []
 
