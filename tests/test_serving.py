@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -473,11 +474,17 @@ from sklearn.dummy import DummyClassifier
 
 from labkit import checks
 from labkit.serving import benchmark, process_alive, serve
+
+# Servers of this notebook carry this test run's own marker, so that the /proc scan sees
+# them and nothing that other processes on a shared machine happen to be serving.
+import labkit.serving
+labkit.serving.MARKER = "{marker}"
 """
 
 
-def _serve_lab(tmp_path: Path) -> Path:
-    """A tiny course lab whose one task's check serves a model over loopback."""
+def _serve_lab(tmp_path: Path, marker: str) -> Path:
+    """A tiny course lab whose one task's check serves a model over loopback; every
+    server it starts carries ``marker`` in its command line."""
     from labkit.authoring import build_student
 
     nb = nbformat.v4.new_notebook()
@@ -485,7 +492,7 @@ def _serve_lab(tmp_path: Path) -> Path:
                                   "name": "python3"}}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Lab 91: Serving in the sandbox", id="title"),
-        nbformat.v4.new_code_cell(_SERVE_LAB.strip(), id="imports"),
+        nbformat.v4.new_code_cell(_SERVE_LAB.strip().format(marker=marker), id="imports"),
         nbformat.v4.new_code_cell("SEED = 0", id="parameters",
                                   metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(
@@ -499,6 +506,9 @@ def _serve_lab(tmp_path: Path) -> Path:
                                  json={"rows": [{"hour": 1}]}).json()["top_k"]
                 runs = benchmark(server.url, [{"hour": 2}], concurrency=2, n_requests=4)
                 pid = server.pid
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    tagged = labkit.serving.MARKER.encode() in cmdline.read()
+            checks.expect(tagged, "k", "the server does not carry the test's marker")
             checks.expect(not process_alive(pid), "k", "the server outlived its block")
             checks.record("k", top=top, requests=len(runs))
             checks.passed("k")
@@ -519,10 +529,13 @@ _LEAKY = {
     # Raises inside the block, in the answer cell.
     "raises": "K = 1\nwith serve(DummyClassifier().fit(pd.DataFrame({'hour': [1]}), [0]),\n"
               "           {'hour': int}, k=1) as s:\n    raise RuntimeError('boom')",
+    # Hangs inside the block: the cell's time limit stops the kernel mid-block.
+    "hangs": "K = 1\nimport time\nwith serve(DummyClassifier().fit(pd.DataFrame({'hour': [1]}), "
+             "[0]),\n           {'hour': int}, k=1) as s:\n    time.sleep(600)",
     # Starts a bare uvicorn process of its own and walks away.
     "orphan": "K = 1\nimport subprocess, sys\n"
               "orphan = subprocess.Popen([sys.executable, '-c', 'import time, uvicorn; "
-              "time.sleep(300)'], start_new_session=True)",
+              "time.sleep(300)', labkit.serving.MARKER], start_new_session=True)",
 }
 
 
@@ -531,13 +544,15 @@ _LEAKY = {
 def test_no_server_outlives_grading(tmp_path, use_sandbox):
     """Graded in the bubblewrap sandbox (no network but loopback), a notebook that serves a
     model over 127.0.0.1 gets full marks, and after the batch no uvicorn or labkit.serving
-    process is left, even from submissions that leak a server or raise inside the block."""
+    process is left, even from submissions that leak a server, raise inside the block, or
+    hang inside it until the cell's time limit stops the kernel."""
     from labkit.grading import Limits, grade
     from labkit.grading.sandbox import probe
 
     if use_sandbox and not probe([]).enabled:
         pytest.skip("bubblewrap does not work here")
-    solution = _serve_lab(tmp_path)
+    marker = f"{MARKER}-test-{secrets.token_hex(6)}"
+    solution = _serve_lab(tmp_path, marker)
     subs = tmp_path / "subs"
     subs.mkdir()
     nb = nbformat.read(solution, as_version=4)
@@ -546,22 +561,22 @@ def test_no_server_outlives_grading(tmp_path, use_sandbox):
         leaky = nbformat.read(solution, as_version=4)
         next(c for c in leaky.cells if c.get("id") == "task-k").source = source
         nbformat.write(leaky, subs / f"{name}.ipynb")
-    before = {pid for pid, _ in _server_processes("uvicorn") + _server_processes(MARKER)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "no sandbox", on purpose
         grade(solution, subs, tmp_path / "out", workers=1, seed=7, seed_pool=1,
-              sandbox=use_sandbox, limits=Limits(cell_timeout=120, submission_timeout=300),
+              sandbox=use_sandbox, limits=Limits(cell_timeout=45, submission_timeout=300),
               progress=False)
     with open(tmp_path / "out" / "grades.csv", newline="") as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
     assert rows["solution"]["status"] == "graded", rows["solution"]["reason"]
     assert rows["solution"]["total"] == rows["solution"]["max"] == "1", rows["solution"]
+    hung = rows["hangs"]
+    assert hung["status"] in ("partial", "timeout") and "time" in hung["reason"], hung
     log = json.loads((tmp_path / "out" / "log.json").read_text())
     assert log["sandbox"]["enabled"] is use_sandbox, log["sandbox"]
     deadline = time.monotonic() + 15
     while True:
-        left = [(pid, cmd) for pid, cmd in _server_processes("uvicorn")
-                + _server_processes(MARKER) if pid not in before]
+        left = _server_processes(marker)
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.2)
