@@ -10,6 +10,7 @@ JupyterLab.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import os
 import re
@@ -126,10 +127,16 @@ def _solution_imports() -> dict[str, set[str]]:
     return found
 
 
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    # Scans every installed distribution's file list: once, not once per module.
+    return importlib.metadata.packages_distributions()
+
+
 def _distribution_of(module: str) -> str:
     if module in IMPORT_TO_DIST:
         return IMPORT_TO_DIST[module]
-    dists = importlib.metadata.packages_distributions().get(module)
+    dists = _packages_distributions().get(module)
     assert dists, (f"cannot tell which distribution provides module {module!r}; install it in "
                    f"the dev environment or add it to IMPORT_TO_DIST in {Path(__file__).name}")
     return dists[0]
