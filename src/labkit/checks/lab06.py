@@ -783,13 +783,13 @@ def recall_by_group(func: Callable[..., Any], y_true: Any, y_pred: Any, groups: 
 #: The fairlearn constraints the lab offers, and what each would mean here.
 CONSTRAINTS = {
     "demographic_parity": "demographic parity flags every region at the same rate; "
-                          "islanders open social apps less often, so it would pre-load for "
-                          "them as often as for everyone else, needed or not. The goal is "
-                          "about the users who are about to open a social app.",
+                          "islanders open social apps and games less often, so it would "
+                          "pre-load for them as often as for everyone else, needed or not. "
+                          "The goal is about the users who are about to open one.",
     "true_positive_rate_parity": "",
     "false_positive_rate_parity": "false positive rate parity equalises useless pre-loads; "
                                   "it says nothing about the users who are about to open a "
-                                  "social app.",
+                                  "social app or a game.",
     "equalized_odds": "equalized odds asks for equal recall and also equal false positive "
                       "rates: more than the goal, and it costs more.",
 }
